@@ -1,0 +1,44 @@
+# Two commands do everything on a fresh machine:
+#   make run    install into .venv/, ingest corpus/ (only what changed), start the web app
+#   make test   install the dev extras into .venv/ and run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+HOST ?= 127.0.0.1
+PORT ?= 7860
+
+.PHONY: run test install install-dev ingest browser clean
+
+run: install ingest
+	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py --host $(HOST) --port $(PORT)
+
+test: install-dev browser
+	GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -q
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.created:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q --upgrade pip
+	$(PIP) torch==2.13.0
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.created pyproject.toml constraints.txt
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.created pyproject.toml constraints.txt
+	$(PIP) -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+ingest: install
+	$(PY) -m ingest corpus/ --wait 600
+
+# Debian's Chromium for the browser tests (Playwright drives it; it cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+clean:
+	rm -rf $(VENV) .rag-index

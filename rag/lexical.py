@@ -1,0 +1,122 @@
+"""BM25 over the chunks in the vector store, rebuilt from the store so the two never disagree."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+from pathlib import Path
+from typing import Iterable, Mapping, Any
+
+import bm25s
+import numpy as np
+
+from .text import lexical_tokens
+
+log = logging.getLogger(__name__)
+
+
+def lexical_text(title: str, text: str) -> str:
+    return f"{title}\n{text}" if title else text
+
+
+class LexicalIndex:
+    """BM25 scores for every chunk id, plus the metadata needed to filter hits by source or language."""
+
+    def __init__(self, ids: list[str], model: bm25s.BM25 | None, facets: list[dict[str, str]]) -> None:
+        self.ids = ids
+        self._model = model
+        self._facets = facets
+
+    @classmethod
+    def build(cls, records: Iterable[tuple[str, str, Mapping[str, Any]]]) -> "LexicalIndex":
+        ids: list[str] = []
+        corpus: list[list[str]] = []
+        facets: list[dict[str, str]] = []
+        for chunk_id, text, meta in records:
+            ids.append(chunk_id)
+            corpus.append(lexical_tokens(lexical_text(str(meta.get("title", "")), text)) or ["\u2205"])
+            facets.append({k: str(meta[k]) for k in ("source", "language") if k in meta})
+        if not ids:
+            return cls([], None, [])
+        model = bm25s.BM25()
+        model.index(corpus, show_progress=False)
+        return cls(ids, model, facets)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def knows(self, token: str) -> bool:
+        """True when some indexed chunk contains this (stemmed) token."""
+        return self._model is not None and token in self._model.vocab_dict
+
+    def search(self, query: str, n: int, where: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
+        """The top `n` (chunk id, BM25 score) pairs with a positive score."""
+        tokens = lexical_tokens(query)
+        if self._model is None or not tokens or n <= 0:
+            return []
+        scores = np.asarray(self._model.get_scores(tokens), dtype=np.float32)
+        if where:
+            mask = np.array([_matches(f, where) for f in self._facets], dtype=bool)
+            scores = np.where(mask, scores, 0.0)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    # --- on-disk cache (keyed by the store's generation marker) ----------------------------------------------
+    def save(self, folder: Path, key: str) -> None:
+        if self._model is None:
+            return
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self._model.save(str(tmp))
+        (tmp / "ids.json").write_text(json.dumps({"key": key, "ids": self.ids, "facets": self._facets}))
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+
+    @classmethod
+    def load(cls, folder: Path, key: str) -> "LexicalIndex | None":
+        try:
+            data = json.loads((folder / "ids.json").read_text())
+            if data.get("key") != key:
+                return None
+            model = bm25s.BM25.load(str(folder))
+        except (OSError, ValueError, KeyError):
+            return None
+        return cls(data["ids"], model, data["facets"])
+
+
+def _matches(facets: Mapping[str, str], where: Mapping[str, Any]) -> bool:
+    for key, wanted in where.items():
+        value = facets.get(key)
+        if isinstance(wanted, (list, tuple, set)):
+            if value not in {str(w) for w in wanted}:
+                return False
+        elif value != str(wanted):
+            return False
+    return True
+
+
+def cache_key(location: str, collection: str, generation: str) -> str:
+    return hashlib.sha1(f"{location}|{collection}|{generation}".encode()).hexdigest()[:16]
+
+
+_NAME = re.compile(r"(?<![\w'’-])([A-ZÄÖÜ][\w’'-]{2,})")
+_NOT_NAMES = frozenset("what which who whom whose when where why how does did is are was were can could should would will tell list give explain describe name please the and".split())
+
+
+def unknown_names(index: LexicalIndex, question: str) -> list[str]:
+    """Capitalised names in an English question (not its first word) that no indexed chunk contains."""
+    words = list(_NAME.finditer(question))
+    names = []
+    for match in words:
+        word = re.sub(r"['’]s$", "", match.group(1))
+        if match.start() == len(question) - len(question.lstrip()) or word.lower() in _NOT_NAMES:
+            continue
+        tokens = lexical_tokens(word)
+        if tokens and not all(index.knows(t) for t in tokens):
+            names.append(word)
+    return names

@@ -1,0 +1,68 @@
+"""One settings object, read from the environment (prefix `RAG_`) at the entry points."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob of the engine. Built once (`Settings()`), then passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", frozen=True, extra="ignore")
+
+    # Where the index lives.
+    index_dir: Path = Field(REPO_ROOT / ".rag-index", description="Embedded Chroma + lexical index folder.")
+    chroma_url: str | None = Field(None, description="Chroma server URL (e.g. http://127.0.0.1:8000); embedded when unset.")
+    collection: str = Field("kazakhstan_ai", min_length=3, max_length=60)
+
+    # Embeddings.
+    embedding_model: str = Field(DEFAULT_MODEL, description="Model path, or a name sentence-transformers can load offline.")
+    embedding_device: Literal["cpu", "cuda", "mps", "auto"] = "cpu"
+    embedding_batch_size: int = Field(64, ge=1, le=4096)
+    query_prefix: str = Field("", description="Prepended to questions, e.g. 'query: ' for e5 models.")
+    passage_prefix: str = Field("", description="Prepended to passages, e.g. 'passage: ' for e5 models.")
+
+    # Chunking.
+    chunk_words: int = Field(150, ge=20, le=1000)
+    chunk_overlap_words: int = Field(25, ge=0, le=200)
+    max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused at ingest.")
+
+    # Retrieval.
+    top_k: int = Field(5, ge=1, le=100)
+    candidates: int = Field(50, ge=1, le=1000, description="Candidates taken from each retriever before fusion.")
+    rrf_k: float = Field(60.0, gt=0)
+    dense_weight: float = Field(1.0, ge=0)
+    lexical_weight: float = Field(1.0, ge=0)
+
+    # Answering.
+    generator: Literal["extractive"] = "extractive"
+    max_answer_sentences: int = Field(3, ge=1, le=10)
+    answer_candidates: int = Field(6, ge=1, le=100, description="Sentences embedded and scored per question.")
+    refusal_threshold: float = Field(
+        0.40, ge=-1, le=1, description="Minimum support score (see rag.answer) for a grounded answer."
+    )
+    max_question_chars: int = Field(4000, ge=10)
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"RAG_CHROMA_URL must start with http:// or https:// (got {value!r})")
+        return value.rstrip("/")
+
+    @field_validator("chunk_overlap_words")
+    @classmethod
+    def _overlap(cls, value: int, info) -> int:  # type: ignore[no-untyped-def]
+        words = info.data.get("chunk_words", 150)
+        if value >= words:
+            raise ValueError(f"RAG_CHUNK_OVERLAP_WORDS ({value}) must be smaller than RAG_CHUNK_WORDS ({words})")
+        return value

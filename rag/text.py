@@ -1,0 +1,101 @@
+"""Text primitives shared by ingest and answering: sentence spans, word counts, lexical tokens."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_GERMAN
+
+_ABBREVIATIONS = frozenset(
+    "e.g i.e etc vs dr mr mrs ms prof st no nr z.b bzw ca u.a d.h usw inc ltd co jr sr fig approx dept gov u.s u.k".split()
+)
+# Candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace, then a likely sentence start.
+_BOUNDARY = re.compile(r"[.!?…]+[\"'»”’)\]]*\s+(?=[\"'«“„‘(\[]?[A-ZÄÖÜА-ЯЁ0-9])")
+_BLOCK_BREAK = re.compile(r"\n[ \t]*\n+|\n(?=[ \t]*(?:#{1,6}\s|[-*•]\s|\d{1,3}[.)]\s))|(?<=\n)(?=[^\n]*$)")
+_HEADING_LINE = re.compile(r"^[ \t]*#{1,6}[ \t]+[^\n]*$", re.M)
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_GERMAN)
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """Paragraph-like blocks: split at blank lines, before list items/headings and after heading lines."""
+    cuts = {0, len(text)}
+    for m in re.finditer(r"\n[ \t]*\n+", text):
+        cuts.update((m.start(), m.end()))
+    for m in re.finditer(r"\n(?=[ \t]*(?:#{1,6}\s|[-*•]\s|\d{1,3}[.)]\s))", text):
+        cuts.add(m.start())
+    for m in _HEADING_LINE.finditer(text):
+        cuts.update((m.start(), m.end()))
+    ordered = sorted(cuts)
+    return [(a, b) for a, b in zip(ordered, ordered[1:]) if text[a:b].strip()]
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """True when the period at `dot` ends an abbreviation, an initial or a German ordinal ("11. August")."""
+    start = dot
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    token = text[start:dot].lstrip("(\"'«“„").lower()
+    if not token:
+        return False
+    if token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
+        return True
+    return token.isdigit() and len(token) <= 2
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence (start, end) offsets into `text`, whitespace trimmed, for text[start:end]."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    for b_start, b_end in _blocks(text[start:end]):
+        b_start += start
+        b_end += start
+        cursor = b_start
+        for m in _BOUNDARY.finditer(text, b_start, b_end):
+            if text[m.start()] == "." and _is_abbreviation(text, m.start()):
+                continue
+            stop = m.end()
+            # Keep the punctuation and closing quotes, drop the whitespace.
+            while stop > m.start() and text[stop - 1].isspace():
+                stop -= 1
+            spans.append((cursor, stop))
+            cursor = m.end()
+        spans.append((cursor, b_end))
+    return [_trim(text, a, b) for a, b in spans if text[a:b].strip()]
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+def is_heading(sentence: str) -> bool:
+    """A heading or label line rather than a sentence (no verb-ending punctuation, starts with #, very short)."""
+    s = sentence.strip()
+    return s.startswith("#") or (len(s.split()) <= 12 and not s.endswith((".", "!", "?", "…", ":", '"', "»", "”")))
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Lower-cased, accent-folded, stop-word-free, stemmed tokens for BM25 (English and German)."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    words = [w for w in _WORD.findall(folded) if (len(w) > 1 or w.isdigit()) and w not in _STOPWORDS]
+    return _stemmer().stemWords(words)
+
+
+def content_terms(text: str) -> set[str]:
+    return set(lexical_tokens(text))
