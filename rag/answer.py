@@ -71,9 +71,40 @@ def candidates(
     terms = content_terms(question)
     overlaps = [len(terms & content_terms(s[3])) / len(terms) if terms else 0.0 for s in spans]
     order = sorted(range(len(spans)), key=lambda i: (-overlaps[i], spans[i][0].rank, i))[:limit]
-    vectors = embedder.embed_documents([spans[i][3] for i in order])
+    # The title gives a sentence its subject ("The law took effect…" is about the AI law).
+    vectors = embedder.embed_documents([f"{spans[i][0].chunk.title}: {spans[i][3]}" for i in order])
     semantic = vectors @ np.asarray(query_vector, dtype=np.float32)
-    return [Candidate(spans[i][0], spans[i][1], spans[i][2], spans[i][3], float(sim), overlaps[i]) for i, sim in zip(order, semantic)]
+    wants = expected_answer_type(question)
+    return [
+        Candidate(spans[i][0], spans[i][1], spans[i][2], spans[i][3], float(sim) + _type_bonus(wants, spans[i][3]), overlaps[i])
+        for i, sim in zip(order, semantic)
+    ]
+
+
+_WHEN = re.compile(r"^\s*(when|since when|until when|wann|seit wann|bis wann)\b|\b(what|which) (year|date|month|day)\b|\bin welchem jahr\b", re.I)
+_HOW_MUCH = re.compile(r"\b(how (many|much|large|big)|what (share|percentage|proportion|number|amount)|wie (viele?|groß|hoch))\b", re.I)
+_DATE = re.compile(
+    r"\b(1[89]\d\d|20\d\d)\b|\b(january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"januar|februar|märz|mai|juni|juli|oktober|dezember)\b",
+    re.I,
+)
+
+
+def expected_answer_type(question: str) -> str:
+    if _WHEN.search(question):
+        return "date"
+    if _HOW_MUCH.search(question):
+        return "number"
+    return ""
+
+
+def _type_bonus(wants: str, sentence: str) -> float:
+    """A small nudge towards sentences that hold the kind of fact asked for (a date for "when")."""
+    if wants == "date":
+        return 0.05 if _DATE.search(sentence) else 0.0
+    if wants == "number":
+        return 0.05 if re.search(r"\d", sentence) else 0.0
+    return 0.0
 
 
 def _similar(a: Candidate, b: Candidate) -> bool:

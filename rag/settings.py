@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -15,7 +15,7 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 class Settings(BaseSettings):
     """Every knob of the engine. Built once (`Settings()`), then passed down."""
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RAG_", frozen=True, extra="ignore", populate_by_name=True)
 
     # Where the index lives.
     index_dir: Path = Field(REPO_ROOT / ".rag-index", description="Embedded Chroma + lexical index folder.")
@@ -49,6 +49,16 @@ class Settings(BaseSettings):
         0.40, ge=-1, le=1, description="Minimum support score (see rag.answer) for a grounded answer."
     )
     max_question_chars: int = Field(4000, ge=10)
+
+    # Front ends. Secrets are SecretStr so they never show up in logs or reprs.
+    api_key: SecretStr | None = Field(None, description="When set, the REST API requires it (X-API-Key or Bearer).")
+    webhook_token: SecretStr | None = Field(None, description="Shared token of Slack-compatible outgoing webhooks.")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "RAG_SLACK_SIGNING_SECRET"))
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "RAG_SLACK_BOT_TOKEN"))
+    slack_app_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "RAG_SLACK_APP_TOKEN"))
+    slack_api_url: str | None = Field(
+        None, validation_alias=AliasChoices("SLACK_API_URL", "RAG_SLACK_API_URL"), description="Slack Web API base URL (tests)."
+    )
 
     @field_validator("chroma_url")
     @classmethod
