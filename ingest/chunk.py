@@ -11,7 +11,7 @@ from rag.text import sentence_spans
 from rag.types import Chunk, Document
 
 _WORD_SPAN = re.compile(r"\S+")
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 

@@ -33,8 +33,6 @@ from .load import fetch_url, load_bytes
 
 log = logging.getLogger(__name__)
 
-EMBED_BATCH_CHUNKS = 256
-
 
 @dataclass
 class IngestReport:
@@ -130,6 +128,7 @@ class Indexer:
 
     def _run(self, args: list[str], *, rebuild: bool, progress: bool) -> IngestReport:
         report = IngestReport()
+        self._changing = False
         found = discover(args)
         report.skipped.extend(found.skipped)
         report.failed.extend(found.failed)
@@ -167,7 +166,7 @@ class Indexer:
                 log.exception("failed %s", target.source)
                 continue
             pending.append((document, chunks))
-            if sum(len(c) for _, c in pending) >= EMBED_BATCH_CHUNKS:
+            if sum(len(c) for _, c in pending) >= self.settings.ingest_batch_chunks:
                 self._commit(store, pending, stored, report, progress)
                 pending = []
         bar.close()
@@ -177,6 +176,7 @@ class Indexer:
         failed = {name for name, _ in report.failed}
         for source, info in stored.items():
             if source not in seen and source not in failed and in_scope(source, found.scopes):
+                self._mark_changing(store)
                 store.delete(sorted(info.ids))
                 report.removed.append(source)
                 report.chunks_removed += len(info.ids)
@@ -184,6 +184,13 @@ class Indexer:
             generation = store.bump_generation()
             self._cache_lexical(store, generation)
         return report
+
+    def _mark_changing(self, store: VectorStore) -> None:
+        """Change the generation before the first write too, so that readers never keep a BM25 index that a
+        crashed run left behind (the final bump after the last write may never happen)."""
+        if not self._changing:
+            store.bump_generation()
+            self._changing = True
 
     def _chunk(self, document: Document, digest: str) -> list[Chunk]:
         counter = getattr(self.embedder, "count_tokens", None)
@@ -196,6 +203,7 @@ class Indexer:
         """Embed a batch of files' chunks, then write each file: upsert new chunks, delete its stale ones."""
         texts = [_embedding_text(c) for _, chunks in pending for c in chunks]
         vectors = self.embedder.embed_documents(texts) if texts else np.zeros((0, 0))
+        self._mark_changing(store)
         offset = 0
         for document, chunks in pending:
             part = vectors[offset : offset + len(chunks)]
@@ -211,6 +219,7 @@ class Indexer:
                 report.updated.append(document.source)
             report.chunks_added += len(new_ids - (previous.ids if previous else frozenset()))
             report.chunks_removed += len(stale)
+            log.info("committed %s (%d chunks)", document.source, len(chunks))
 
     def _drop(self) -> None:
         try:

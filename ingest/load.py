@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_ZIP_RATIO = 200
+_LIKELY_ENCODINGS = ["utf_16", "cp1252", "cp1251", "koi8_r", "cp1250", "iso8859_2"]
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 
 
@@ -30,7 +31,8 @@ def decode_text(data: bytes, name: str) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    # Legacy encodings such documents come in (Western, Central European, Cyrillic); then anything.
+    best = from_bytes(data, cp_isolation=_LIKELY_ENCODINGS).best() or from_bytes(data).best()
     if best is None:
         raise IngestError("not valid UTF-8 and no other text encoding fits")
     log.warning("%s: not UTF-8, read as %s", name, best.encoding)

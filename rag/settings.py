@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     # Chunking.
     chunk_words: int = Field(150, ge=20, le=1000)
     chunk_overlap_words: int = Field(25, ge=0, le=200)
+    ingest_batch_chunks: int = Field(256, ge=1, le=100_000, description="Chunks embedded per batch during ingest.")
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused at ingest.")
 
     # Retrieval.

@@ -16,6 +16,10 @@ _ABBREVIATIONS = frozenset(
 _BOUNDARY = re.compile(r"[.!?…]+[\"'»”’)\]]*\s+(?=[\"'«“„‘(\[]?[A-ZÄÖÜА-ЯЁ0-9])")
 _BLOCK_BREAK = re.compile(r"\n[ \t]*\n+|\n(?=[ \t]*(?:#{1,6}\s|[-*•]\s|\d{1,3}[.)]\s))|(?<=\n)(?=[^\n]*$)")
 _HEADING_LINE = re.compile(r"^[ \t]*#{1,6}[ \t]+[^\n]*$", re.M)
+_MONTHS = frozenset(
+    "januar jänner februar märz april mai juni juli august september oktober november dezember jahrhundert "
+    "january february march may june july october december".split()
+)
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_GERMAN)
 
@@ -47,7 +51,10 @@ def _is_abbreviation(text: str, dot: int) -> bool:
         return False
     if token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
         return True
-    return token.isdigit() and len(token) <= 2
+    if token.isdigit() and len(token) <= 2:  # a German ordinal date: "11. August", "1. Januar"
+        following = text[dot + 1 : dot + 16].split()
+        return bool(following) and following[0].lower().rstrip(",") in _MONTHS
+    return False
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:

@@ -1,0 +1,85 @@
+"""Real files of every supported format (and broken ones), written by the tests themselves."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+
+def make_pdf(path: Path, pages: list[str], title: str = "Digital Kazakhstan report", password: str | None = None) -> Path:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    pdf.setTitle(title)
+    for text in pages:
+        y = 800
+        for line in _wrap(text, 90):
+            pdf.drawString(50, y, line)
+            y -= 14
+        pdf.showPage()
+    pdf.save()
+    data = buffer.getvalue()
+    if password:
+        from pypdf import PdfReader, PdfWriter
+
+        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+        writer.encrypt(password)
+        out = io.BytesIO()
+        writer.write(out)
+        data = out.getvalue()
+    path.write_bytes(data)
+    return path
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if len(line) + len(word) + 1 > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + [line] if line else lines
+
+
+def make_docx(path: Path, title: str, paragraphs: list[str]) -> Path:
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = title
+    document.add_heading(title, level=1)
+    for text in paragraphs:
+        document.add_paragraph(text)
+    table = document.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text = "Programme"
+    table.rows[0].cells[1].text = "Digital Kazakhstan 2018-2022"
+    document.save(str(path))
+    return path
+
+
+def make_zip_bomb_docx(path: Path) -> Path:
+    """A small file that claims to unpack to ~300 MB of zeros."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/bomb.bin", "w", force_zip64=True) as handle:
+            block = b"\0" * (1024 * 1024)
+            for _ in range(300):
+                handle.write(block)
+    return path
+
+
+HTML_PAGE = """<!doctype html><html><head><title>Astana Hub annual review</title></head>
+<body>
+<nav><a href="/">Home</a> | <a href="/news">News</a> | <a href="/about">About us</a> | Navigation menu text</nav>
+<article>
+<h1>Astana Hub annual review</h1>
+<p>Astana Hub is the international technology park of Kazakhstan. It was founded in 2018 and supports start-ups with tax
+benefits, office space and training programmes for software engineers from across Central Asia.</p>
+<p>In its annual review, the park reported that its resident companies exported software services worth several hundred
+million US dollars, most of it to markets in Europe and North America.</p>
+</article>
+<footer>Copyright footer text, cookie banner and other boilerplate</footer>
+</body></html>"""
