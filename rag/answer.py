@@ -1,14 +1,16 @@
 """The extractive answerer: it quotes the retrieved sentences that answer the question, each with `[n]`.
 
 It never writes a sentence of its own, so it cannot invent a fact. It declines (`grounded=False`) when the
-best supporting sentence is too weak, or when the question names something the corpus never mentions.
+evidence is weak: the best sentence is not close enough in meaning, it leaves the question's informative
+terms uncovered, it lacks the kind of fact asked for (a date for "when", a quantity for "how many"), or the
+question names something the corpus never mentions.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -16,7 +18,56 @@ from .embedder import Embedder
 from .text import content_terms, is_heading, sentence_spans, word_count
 from .types import Answer, Citation, Passage
 
-_GERMAN_HINTS = frozenset("der die das und ist nicht wer wie was wann warum welche welcher welches hat haben wurde sind im für über mit".split())
+Weigh = Callable[[str], float]
+COVERAGE_WEIGHT = 0.5
+TYPE_BONUS = 0.05
+
+_GERMAN_HINTS = frozenset(
+    "der die das dem den des ein eine einen einer und ist nicht wer wie was wann warum welche welcher welches welchen "
+    "hat haben wurde wurden sind im für über mit laut auf sich viele viel wird werden soll sollen gibt bei vom zum zur".split()
+)
+_WHEN = re.compile(
+    r"^\s*(when|since when|until when|wann|seit wann|bis wann)\b|\b(what|which|on what|in what) (exact )?(year|date|month|day)\b|"
+    r"\bin welchem jahr\b|\ban welchem tag\b",
+    re.I,
+)
+_HOW_MUCH = re.compile(
+    r"\b(how (many|much|large|big|high|accurate)|what (share|percentage|proportion|number|amount|budget|fine|price)|"
+    r"wie (viele?|groß|hoch))\b",
+    re.I,
+)
+_MONTH = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"januar|februar|märz|mai|juni|juli|oktober|dezember"
+)
+_DATE = re.compile(rf"\b(1[89]\d\d|20\d\d)\b|\b({_MONTH})\b", re.I)
+_DATE_PARTS = re.compile(rf"\b\d{{1,2}}\.?\s+({_MONTH})\b|\b({_MONTH})\s+\d{{1,2}}\b|\b(1[89]\d\d|20\d\d)\b", re.I)
+_QUANTITY = re.compile(r"(?<![\w.,])\d[\d,.\s]*\d?\s*(%|percent|prozent|million|billion|trillion|mio|mrd|milliarden?|billionen?)?", re.I)
+_NUMBER_WORDS = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|dozens?|half|zwei|drei|vier|fünf|neun|zehn)\b", re.I)
+
+
+def looks_german(text: str) -> bool:
+    words = re.findall(r"[a-zäöüß]+", text.lower())
+    return sum(w in _GERMAN_HINTS for w in words) >= 2 or bool(re.search(r"[äöüß]", text.lower()))
+
+
+def expected_answer_type(question: str) -> str:
+    """"date" for when-questions, "quantity" for how-many/how-much questions, else ""."""
+    if _WHEN.search(question):
+        return "date"
+    if _HOW_MUCH.search(question):
+        return "quantity"
+    return ""
+
+
+def has_answer_type(wants: str, sentence: str) -> bool:
+    if wants == "date":
+        return bool(_DATE.search(sentence))
+    if wants == "quantity":
+        # A count or amount: a number that is not just a year or the day of a date, or a number word.
+        stripped = _DATE_PARTS.sub(" ", sentence)
+        return bool(_QUANTITY.search(stripped) or _NUMBER_WORDS.search(stripped))
+    return True
 
 
 @dataclass(frozen=True)
@@ -25,35 +76,48 @@ class Candidate:
     start: int  # absolute offsets into the document text
     end: int
     text: str
-    semantic: float
-    lexical: float
+    semantic: float  # cosine similarity of question and sentence (with its document title)
+    coverage: float  # share of the question's term weight (IDF) found in the sentence or its title
+    typed: bool  # holds the kind of fact the question asks for
 
     @property
     def score(self) -> float:
-        return self.semantic + 0.25 * self.lexical
+        return self.semantic + COVERAGE_WEIGHT * self.coverage + (TYPE_BONUS if self.typed else 0.0)
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """How strongly the passages support an answer; `score` is compared with the refusal threshold."""
+    """The scored sentences, best first, and anything that rules out an answer."""
 
     candidates: tuple[Candidate, ...]
-    score: float
     unknown_terms: tuple[str, ...] = ()
 
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
 
-def looks_german(text: str) -> bool:
-    words = re.findall(r"[a-zäöüß]+", text.lower())
-    return sum(w in _GERMAN_HINTS for w in words) >= 2 or any(ch in text for ch in "äöüß")
+
+def _coverage(terms: set[str], found: set[str], weigh: Weigh | None) -> float:
+    if not terms:
+        return 0.0
+    if weigh is None:
+        return len(terms & found) / len(terms)
+    total = sum(weigh(t) for t in terms)
+    return sum(weigh(t) for t in terms & found) / total if total else 0.0
 
 
 def candidates(
-    question: str, passages: Sequence[Passage], embedder: Embedder, query_vector: np.ndarray, limit: int = 12
+    question: str,
+    passages: Sequence[Passage],
+    embedder: Embedder,
+    query_vector: np.ndarray,
+    limit: int = 8,
+    weigh: Weigh | None = None,
 ) -> list[Candidate]:
-    """The passages' most promising sentences, scored against the question (semantic + term overlap).
+    """The passages' most promising sentences, scored against the question.
 
-    Embedding sentences is the costly step of answering, so only the `limit` sentences with the most
-    question terms (ties: better-ranked passage first) are embedded and scored.
+    Embedding sentences is the costly step of answering, so only the `limit` sentences that cover most of the
+    question's terms (then: hold the asked-for kind of fact, sit in a better-ranked passage) are embedded.
     """
     spans: list[tuple[Passage, int, int, str]] = []
     seen: set[tuple[str, int]] = set()
@@ -69,42 +133,14 @@ def candidates(
     if not spans:
         return []
     terms = content_terms(question)
-    overlaps = [len(terms & content_terms(s[3])) / len(terms) if terms else 0.0 for s in spans]
-    order = sorted(range(len(spans)), key=lambda i: (-overlaps[i], spans[i][0].rank, i))[:limit]
+    wants = expected_answer_type(question)
+    coverage = [_coverage(terms, content_terms(f"{p.chunk.title} {text}"), weigh) for p, _, _, text in spans]
+    typed = [has_answer_type(wants, s[3]) for s in spans]
+    order = sorted(range(len(spans)), key=lambda i: (-(coverage[i] + 0.2 * typed[i]), spans[i][0].rank, i))[:limit]
     # The title gives a sentence its subject ("The law took effect…" is about the AI law).
     vectors = embedder.embed_documents([f"{spans[i][0].chunk.title}: {spans[i][3]}" for i in order])
     semantic = vectors @ np.asarray(query_vector, dtype=np.float32)
-    wants = expected_answer_type(question)
-    return [
-        Candidate(spans[i][0], spans[i][1], spans[i][2], spans[i][3], float(sim) + _type_bonus(wants, spans[i][3]), overlaps[i])
-        for i, sim in zip(order, semantic)
-    ]
-
-
-_WHEN = re.compile(r"^\s*(when|since when|until when|wann|seit wann|bis wann)\b|\b(what|which) (year|date|month|day)\b|\bin welchem jahr\b", re.I)
-_HOW_MUCH = re.compile(r"\b(how (many|much|large|big)|what (share|percentage|proportion|number|amount)|wie (viele?|groß|hoch))\b", re.I)
-_DATE = re.compile(
-    r"\b(1[89]\d\d|20\d\d)\b|\b(january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"januar|februar|märz|mai|juni|juli|oktober|dezember)\b",
-    re.I,
-)
-
-
-def expected_answer_type(question: str) -> str:
-    if _WHEN.search(question):
-        return "date"
-    if _HOW_MUCH.search(question):
-        return "number"
-    return ""
-
-
-def _type_bonus(wants: str, sentence: str) -> float:
-    """A small nudge towards sentences that hold the kind of fact asked for (a date for "when")."""
-    if wants == "date":
-        return 0.05 if _DATE.search(sentence) else 0.0
-    if wants == "number":
-        return 0.05 if re.search(r"\d", sentence) else 0.0
-    return 0.0
+    return [Candidate(spans[i][0], spans[i][1], spans[i][2], spans[i][3], float(sim), coverage[i], typed[i]) for i, sim in zip(order, semantic)]
 
 
 def _similar(a: Candidate, b: Candidate) -> bool:
@@ -116,36 +152,65 @@ class ExtractiveAnswerer:
     """Selects up to `max_sentences` supporting sentences in a readable order and cites each one."""
 
     def __init__(
-        self, embedder: Embedder, threshold: float, max_sentences: int = 3, candidates: int = 6, margin: float = 0.12
+        self,
+        embedder: Embedder,
+        threshold: float,
+        threshold_de: float | None = None,
+        min_coverage: float = 0.0,
+        max_sentences: int = 3,
+        candidates: int = 8,
+        margin: float = 0.12,
     ) -> None:
         self._embedder = embedder
         self.threshold = threshold
+        self.threshold_de = threshold if threshold_de is None else threshold_de
+        self.min_coverage = min_coverage
         self._max = max_sentences
         self._candidates = candidates
         self._margin = margin
 
     def evidence(
-        self, question: str, passages: Sequence[Passage], query_vector: np.ndarray, unknown_terms: Sequence[str] = ()
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        query_vector: np.ndarray,
+        unknown_terms: Sequence[str] = (),
+        weigh: Weigh | None = None,
     ) -> Evidence:
-        """Scored sentences; when the question names something the corpus lacks, none are scored at all."""
+        """Scored sentences, best first; when the question names something the corpus lacks, none are scored."""
         if unknown_terms:
-            return Evidence((), 0.0, tuple(unknown_terms))
-        found = candidates(question, passages, self._embedder, query_vector, self._candidates)
+            return Evidence((), tuple(unknown_terms))
+        found = candidates(question, passages, self._embedder, query_vector, self._candidates, weigh)
+        # Sentences without the kind of fact asked for (no date for "when") cannot answer at all.
+        found = [c for c in found if c.typed]
         found.sort(key=lambda c: -c.score)
-        return Evidence(tuple(found), found[0].score if found else 0.0)
+        return Evidence(tuple(found))
+
+    def threshold_for(self, question: str) -> float:
+        return self.threshold_de if looks_german(question) else self.threshold
+
+    def supported(self, question: str, evidence: Evidence) -> bool:
+        best = evidence.best
+        return (
+            best is not None
+            and not evidence.unknown_terms
+            and best.score >= self.threshold_for(question)
+            and best.coverage >= self.min_coverage
+        )
 
     def answer(self, question: str, passages: Sequence[Passage], evidence: Evidence) -> Answer:
-        if not evidence.candidates or evidence.score < self.threshold or evidence.unknown_terms:
+        if not self.supported(question, evidence):
             return decline(question, passages, evidence)
         best = evidence.candidates[0].score
+        floor = max(best - self._margin, self.threshold_for(question))
         chosen: list[Candidate] = []
         for candidate in evidence.candidates:
-            if len(chosen) >= self._max or candidate.score < max(best - self._margin, self.threshold):
+            if len(chosen) >= self._max or candidate.score < floor:
                 break
             if not any(_similar(candidate, c) for c in chosen):
                 chosen.append(candidate)
         # Readable order: documents by their best sentence, sentences within a document in text order.
-        doc_rank = {}
+        doc_rank: dict[str, int] = {}
         for c in chosen:
             doc_rank.setdefault(c.passage.chunk.source, len(doc_rank))
         chosen.sort(key=lambda c: (doc_rank[c.passage.chunk.source], c.start))

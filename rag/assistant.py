@@ -12,14 +12,16 @@ from .answer import ExtractiveAnswerer, decline, looks_german
 from .conversation import as_turns, standalone_query
 from .embedder import Embedder, SentenceTransformerEmbedder
 from .errors import InvalidQuestion
-from .lexical import unknown_names
+from .lexical import LexicalIndex, unknown_names, unknown_words
 from .retrieve import HybridRetriever
+from .text import content_terms
 from .settings import Settings
 from .store import VectorStore
 from .types import Answer, Passage
 
 log = logging.getLogger(__name__)
 
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
@@ -29,7 +31,7 @@ def clean_question(question: Any, max_chars: int) -> str:
         raise InvalidQuestion(f"the question must be text, not {type(question).__name__}")
     if len(question) > max_chars:
         raise InvalidQuestion(f"the question is {len(question):,} characters long; please keep it under {max_chars:,}")
-    text = " ".join(_CONTROL.sub(" ", question).split())
+    text = " ".join(_CONTROL.sub(" ", _ANSI_ESCAPE.sub("", question)).split())
     if not text:
         raise InvalidQuestion("the question is empty: type a question about Kazakhstan's AI strategy")
     if not re.search(r"\w", text):
@@ -44,7 +46,12 @@ class Assistant:
         self.settings = settings or Settings()
         self.embedder = embedder or SentenceTransformerEmbedder(self.settings)
         self.answerer = ExtractiveAnswerer(
-            self.embedder, self.settings.refusal_threshold, self.settings.max_answer_sentences, self.settings.answer_candidates
+            self.embedder,
+            threshold=self.settings.refusal_threshold,
+            threshold_de=self.settings.refusal_threshold_de,
+            min_coverage=self.settings.min_coverage,
+            max_sentences=self.settings.max_answer_sentences,
+            candidates=self.settings.answer_candidates,
         )
         self._store: VectorStore | None = None
         self._retriever: HybridRetriever | None = None
@@ -103,13 +110,28 @@ class Assistant:
         if not passages:
             answer = decline(text, passages)
         else:
-            unknown = () if looks_german(text) else unknown_names(retriever.lexical(), text)
-            evidence = self.answerer.evidence(query, passages, query_vector, unknown)
+            lexical = retriever.lexical()
+            unknown = self._unknown_terms(text, lexical)
+            evidence = self.answerer.evidence(query, passages, query_vector, unknown, weigh=lexical.idf)
             answer = self.answerer.answer(text, passages, evidence)
         timings["answer"] = (time.perf_counter() - t0) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         log.debug("ask %r grounded=%s in %.0f ms", text[:80], answer.grounded, timings["total"])
         return _with(answer, question=text, timings_ms=timings)
+
+    @staticmethod
+    def _unknown_terms(question: str, lexical: LexicalIndex) -> tuple[str, ...]:
+        """What an English question names that the corpus never mentions: one unknown name ("Uzbekistan"),
+        or two unknown content words that make up a quarter of the question ("premium subscription"), rules
+        out an answer. German questions are exempt: the English-heavy corpus lacks most German words."""
+        if looks_german(question):
+            return ()
+        names = unknown_names(lexical, question)
+        if names:
+            return tuple(names)
+        words = unknown_words(lexical, question)
+        share = len(words) / max(len(content_terms(question)), 1)
+        return tuple(words) if len(words) >= 2 and share >= 0.25 else ()
 
     def stream(self, question: str, history: Iterable = (), **kwargs: Any) -> Iterator[str | Answer]:  # type: ignore[type-arg]
         """Text deltas (sentence by sentence), then the final `Answer`."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import shutil
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Iterable, Mapping, Any
 import bm25s
 import numpy as np
 
-from .text import lexical_tokens
+from .text import TOKENIZER_VERSION, lexical_tokens
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,16 @@ class LexicalIndex:
     def knows(self, token: str) -> bool:
         """True when some indexed chunk contains this (stemmed) token."""
         return self._model is not None and token in self._model.vocab_dict
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a stemmed token; a token no chunk contains gets the highest value."""
+        n = len(self.ids)
+        df = 0
+        if self._model is not None and token in self._model.vocab_dict:
+            indptr = self._model.scores["indptr"]
+            position = self._model.vocab_dict[token]
+            df = int(indptr[position + 1] - indptr[position])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def search(self, query: str, n: int, where: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
         """The top `n` (chunk id, BM25 score) pairs with a positive score."""
@@ -101,11 +112,22 @@ def _matches(facets: Mapping[str, str], where: Mapping[str, Any]) -> bool:
 
 
 def cache_key(location: str, collection: str, generation: str) -> str:
-    return hashlib.sha1(f"{location}|{collection}|{generation}".encode()).hexdigest()[:16]
+    return hashlib.sha1(f"{location}|{collection}|{generation}|{TOKENIZER_VERSION}".encode()).hexdigest()[:16]
 
 
 _NAME = re.compile(r"(?<![\w'’-])([A-ZÄÖÜ][\w’'-]{2,})")
+_DEMONYM = re.compile(r"(ian|ican|ese|ish)$", re.I)  # "American" may be spoken of as "the United States"
 _NOT_NAMES = frozenset("what which who whom whose when where why how does did is are was were can could should would will tell list give explain describe name please the and".split())
+
+
+def unknown_words(index: LexicalIndex, question: str) -> list[str]:
+    """Content words of the question (as written) that no indexed chunk contains."""
+    words: list[str] = []
+    for word in re.findall(r"\w+", question):
+        tokens = lexical_tokens(word)
+        if tokens and not all(index.knows(t) for t in tokens) and word not in words:
+            words.append(word)
+    return words
 
 
 def unknown_names(index: LexicalIndex, question: str) -> list[str]:
@@ -114,7 +136,7 @@ def unknown_names(index: LexicalIndex, question: str) -> list[str]:
     names = []
     for match in words:
         word = re.sub(r"['’]s$", "", match.group(1))
-        if match.start() == len(question) - len(question.lstrip()) or word.lower() in _NOT_NAMES:
+        if match.start() == len(question) - len(question.lstrip()) or word.lower() in _NOT_NAMES or _DEMONYM.search(word):
             continue
         tokens = lexical_tokens(word)
         if tokens and not all(index.knows(t) for t in tokens):

@@ -45,9 +45,13 @@ class Settings(BaseSettings):
     # Answering.
     generator: Literal["extractive"] = "extractive"
     max_answer_sentences: int = Field(3, ge=1, le=10)
-    answer_candidates: int = Field(6, ge=1, le=100, description="Sentences embedded and scored per question.")
+    answer_candidates: int = Field(8, ge=1, le=100, description="Sentences embedded and scored per question.")
+    min_coverage: float = Field(0.0, ge=0, le=1, description="Share of the question's IDF weight the best sentence must cover.")
     refusal_threshold: float = Field(
-        0.40, ge=-1, le=1, description="Minimum support score (see rag.answer) for a grounded answer."
+        0.76, ge=-1, le=2, description="Minimum support score (see rag.answer) of the best sentence for a grounded answer."
+    )
+    refusal_threshold_de: float = Field(
+        0.60, ge=-1, le=2, description="The same for German questions (the English model scores German text lower)."
     )
     max_question_chars: int = Field(4000, ge=10)
 

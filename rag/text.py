@@ -7,7 +7,7 @@ import unicodedata
 from functools import lru_cache
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_GERMAN
+from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_GERMAN
 
 _ABBREVIATIONS = frozenset(
     "e.g i.e etc vs dr mr mrs ms prof st no nr z.b bzw ca u.a d.h usw inc ltd co jr sr fig approx dept gov u.s u.k".split()
@@ -21,7 +21,14 @@ _MONTHS = frozenset(
     "january february march may june july october december".split()
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
-_STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_GERMAN)
+TOKENIZER_VERSION = "3"  # part of the BM25 cache key: bump when lexical_tokens changes
+# bm25s' lists lack many function words that questions are made of ("did", "get", "wann", "laut").
+_EXTRA_STOPWORDS = frozenset(
+    "did does do done doing got get gets getting went go goes going you your yours me my we our us i its it's "
+    "look looks tell told say said says know make made much many also would could should may might must "
+    "wann laut groß viel viele wie welche welcher welches welchen gibt gab hat hatte sein seine ihre ihr".split()
+)
+_STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | frozenset(STOPWORDS_GERMAN) | _EXTRA_STOPWORDS
 
 
 def word_count(text: str) -> int:

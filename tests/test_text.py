@@ -28,6 +28,6 @@ def test_sentence_spans_of_a_slice_are_offsets_into_the_whole_text():
 
 
 def test_lexical_tokens_drop_stopwords_and_stem_in_english_and_german():
-    assert lexical_tokens("The laws were signed") == ["law", "were", "sign"]
+    assert lexical_tokens("The laws were signed") == ["law", "sign"]
     assert "und" not in lexical_tokens("Kasachstan und die KI")
     assert lexical_tokens("Künstliche Intelligenz")[0] == "künstlich"

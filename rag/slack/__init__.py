@@ -1,0 +1,42 @@
+"""Slack front end: a Bolt app answering mentions, direct messages, `/ask` and feedback clicks.
+
+    from rag.slack import build_app          # the Bolt App (HTTP or Socket Mode)
+    from rag.slack.http import mount_slack   # POST /slack/events and /hooks/outgoing on a FastAPI app
+
+`python -m rag.slack` runs it over Socket Mode. Set-up: slack/README.md.
+"""
+
+from .bot import (
+    ack_command,
+    ack_only,
+    answer_command,
+    answer_event,
+    build_app,
+    drop_duplicate_events,
+    is_direct_question,
+    record_feedback,
+    register,
+    thread_history,
+)
+from .format import answer_blocks, answer_fallback, answer_plain, escape, slack_to_plain
+from .memory import AnswerLog, RecentKeys
+
+__all__ = [
+    "AnswerLog",
+    "RecentKeys",
+    "ack_command",
+    "ack_only",
+    "answer_blocks",
+    "answer_command",
+    "answer_event",
+    "answer_fallback",
+    "answer_plain",
+    "build_app",
+    "drop_duplicate_events",
+    "escape",
+    "is_direct_question",
+    "record_feedback",
+    "register",
+    "slack_to_plain",
+    "thread_history",
+]
