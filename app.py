@@ -1,8 +1,15 @@
-"""Placeholder until the web app lands: an interactive question loop over the index."""
+"""`python app.py [--host 127.0.0.1] [--port 7860]`: the chat page at / and the REST API at /api (docs at /docs)."""
 
+import os
 import sys
 
-from rag.__main__ import main
+
+def main() -> int:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from rag.web import main as serve
+
+    return serve(sys.argv[1:])
+
 
 if __name__ == "__main__":
-    sys.exit(main(["ask"]))
+    sys.exit(main())

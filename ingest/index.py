@@ -1,7 +1,7 @@
 """An ingest run: new and changed files are chunked, embedded and upserted; vanished files are removed.
 
 Crash safety comes from the order of writes. A file's new chunks are upserted before its old chunks are
-deleted, and every chunk records its file's content hash and chunk count, so after a crash at any point
+deleted (at the end of the run), and every chunk records its file's content hash and chunk count, so after a crash at any point
 the next run sees the file as incomplete (mixed hashes or missing chunks) and redoes it. Chunk ids are
 derived from source, position and content, so redoing is an idempotent upsert.
 """
@@ -129,6 +129,7 @@ class Indexer:
     def _run(self, args: list[str], *, rebuild: bool, progress: bool) -> IngestReport:
         report = IngestReport()
         self._changing = False
+        self._superseded: list[str] = []
         found = discover(args)
         report.skipped.extend(found.skipped)
         report.failed.extend(found.failed)
@@ -173,6 +174,9 @@ class Indexer:
         if pending:
             self._commit(store, pending, stored, report, progress)
 
+        # Old versions of updated files go only now, after every new chunk is in: a reader (which may hold an
+        # older copy of the vectors) then sees each file's old or new version, never neither.
+        store.delete(self._superseded)
         failed = {name for name, _ in report.failed}
         for source, info in stored.items():
             if source not in seen and source not in failed and in_scope(source, found.scopes):
@@ -212,7 +216,7 @@ class Indexer:
             previous = stored.get(document.source)
             new_ids = {c.id for c in chunks}
             stale = sorted(previous.ids - new_ids) if previous else []
-            store.delete(stale)
+            self._superseded.extend(stale)
             if previous is None:
                 report.added.append(document.source)
             else:

@@ -67,6 +67,8 @@ class HybridRetriever:
             generation = self._store.generation()
             self._checked_at = time.monotonic()
             if self._lexical is None or generation != self._generation:
+                if self._lexical is not None:  # another process changed the index: reload its vectors too
+                    self._store.refresh()
                 self._lexical = self._load_lexical(generation)
                 self._generation = generation
             return self._lexical

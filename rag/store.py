@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 _SCALAR_META = ("url", "date", "language", "topic", "page", "kind", "note")
 _GET_BATCH = 2000
+_STALE_RELOADS = 5
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class StoredFile:
         return next(iter(self.hashes)) if len(self.hashes) == 1 else None
 
 
-def make_client(settings: Settings):  # type: ignore[no-untyped-def]
+def make_client(settings: Settings, fresh: bool = False):  # type: ignore[no-untyped-def]
     import chromadb
 
     chroma_settings = chromadb.Settings(anonymized_telemetry=False)
@@ -61,7 +63,26 @@ def make_client(settings: Settings):  # type: ignore[no-untyped-def]
             raise ConfigError(f"cannot reach the Chroma server at {settings.chroma_url} ({exc}): start it or fix RAG_CHROMA_URL") from exc
     path = settings.index_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        _forget_embedded_system(str(path), chroma_settings)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _forget_embedded_system(path: str, chroma_settings) -> None:  # type: ignore[no-untyped-def]
+    """Make the next PersistentClient for `path` load the index from disk anew.
+
+    An embedded Chroma keeps its vector index in memory per process, so it does not see vectors that another
+    process (an ingest) wrote since it opened. Chroma shares one "system" per path inside a process; dropping
+    ours from that cache makes the next client reload the index (and replay the write-ahead log). Clients
+    that already exist keep working on their own copy.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    chroma_settings.persist_directory = path
+    chroma_settings.is_persistent = True
+    identifier = SharedSystemClient._get_identifier_from_settings(chroma_settings)
+    SharedSystemClient._identifier_to_system.pop(identifier, None)
+    SharedSystemClient._identifier_to_refcount.pop(identifier, None)
 
 
 def chunk_to_record(chunk: Chunk) -> tuple[str, str, dict[str, Any]]:
@@ -139,6 +160,14 @@ class VectorStore:
             )
         return collection
 
+    def refresh(self) -> None:
+        """Reload an embedded index from disk, to see what other processes wrote (a server needs nothing)."""
+        if self._settings.chroma_url:
+            return
+        self._client = make_client(self._settings, fresh=True)
+        self._collection = self._open(create=False)
+        log.info("reloaded the embedded index at %s", self.location)
+
     # --- reading -------------------------------------------------------------------------------------------
     def count(self) -> int:
         return int(self._collection.count())
@@ -151,22 +180,34 @@ class VectorStore:
     def query(self, embedding: np.ndarray, n: int, where: Mapping[str, Any] | None = None) -> list[tuple[Chunk, float]]:
         if n <= 0 or self.count() == 0:
             return []
+        hits, stale = self._query(embedding, n, where)
+        for attempt in range(_STALE_RELOADS):
+            if not stale:
+                break
+            # Our in-memory vectors are older than the stored records (another process wrote since we loaded
+            # them): reload and ask again. A reload racing with the writer can still be behind, hence a few.
+            time.sleep(0.02 * attempt)
+            self.refresh()
+            hits, stale = self._query(embedding, n, where)
+        return hits
+
+    def _query(self, embedding: np.ndarray, n: int, where: Mapping[str, Any] | None) -> tuple[list[tuple[Chunk, float]], bool]:
+        """(hits, stale): stale when some hits came back without document or metadata (deleted elsewhere)."""
         result = self._collection.query(
             query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
             n_results=min(n, self.count()),
             where=dict(where) if where else None,
             include=["documents", "metadatas", "distances"],
         )
-        return [
-            (record_to_chunk(i, d, m), 1.0 - float(dist))
-            for i, d, m, dist in zip(result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0])
-        ]
+        rows = list(zip(result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]))
+        stale = any(d is None or not m for _, d, m, _ in rows) and not self._settings.chroma_url
+        return [(record_to_chunk(i, d, m), 1.0 - float(dist)) for i, d, m, dist in rows if d is not None and m], stale
 
     def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
         if not ids:
             return {}
         result = self._collection.get(ids=list(ids), include=["documents", "metadatas"])
-        return {i: record_to_chunk(i, d, m) for i, d, m in zip(result["ids"], result["documents"], result["metadatas"])}
+        return {i: record_to_chunk(i, d, m) for i, d, m in zip(result["ids"], result["documents"], result["metadatas"]) if d is not None and m}
 
     def iter_records(self, include_documents: bool = True) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
         """Every (id, text, metadata) in the collection, in batches."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
 from ..types import Answer, Chunk, Citation, Passage
@@ -96,20 +96,47 @@ def highlighted_passage(chunk: Chunk, start: int, end: int, limit: int = PASSAGE
     text = chunk.text
     lo = max(0, min(len(text), start - chunk.start))
     hi = max(lo, min(len(text), end - chunk.start))
-    before, quote, after = text[:lo], text[lo:hi], text[hi:]
-    room = max(0, limit - len(quote))
-    if len(before) + len(after) > room:
-        keep_before = min(len(before), room // 2)
-        keep_after = min(len(after), room - keep_before)
-        keep_before = min(len(before), room - keep_after)
-        before = ("…" if keep_before < len(before) else "") + before[len(before) - keep_before :]
-        after = after[:keep_after] + ("…" if keep_after < len(after) else "")
-    return f'{esc(before)}<mark class="kz-mark">{esc(quote)}</mark>{esc(after)}'
+    first, last = 0, len(text)
+    room = max(0, limit - (hi - lo))
+    if lo + (len(text) - hi) > room:
+        keep_before = min(lo, room // 2)
+        keep_after = min(len(text) - hi, room - keep_before)
+        keep_before = min(lo, room - keep_after)
+        first, last = lo - keep_before, hi + keep_after
+    keep = _display_mask(text)
+    return (
+        ("…" if first > 0 else "")
+        + _segment(text, keep, first, lo)
+        + f'<mark class="kz-mark">{_segment(text, keep, lo, hi)}</mark>'
+        + _segment(text, keep, hi, last)
+        + ("…" if last < len(text) else "")
+    )
 
 
 def plain_passage(chunk: Chunk, limit: int = PASSAGE_PREVIEW_CHARS) -> str:
     text = chunk.text
-    return esc(text if len(text) <= limit else text[:limit] + "…")
+    last = min(len(text), limit)
+    return _segment(text, _display_mask(text), 0, last) + ("…" if last < len(text) else "")
+
+
+_HEADING_MARK = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+")
+_EXTRA_BREAK = re.compile(r"\n[ \t]*(?=\n)")
+
+
+def _display_mask(text: str) -> list[bool]:
+    """Which characters to show: Markdown heading marks (`# `) and extra blank lines are dropped.
+
+    Display only, for a `white-space: pre-line` block; offsets are resolved on the original text.
+    """
+    keep = [True] * len(text)
+    for pattern in (_HEADING_MARK, _EXTRA_BREAK):
+        for match in pattern.finditer(text):
+            keep[match.start() : match.end()] = [False] * (match.end() - match.start())
+    return keep
+
+
+def _segment(text: str, keep: list[bool], start: int, end: int) -> str:
+    return esc("".join(ch for ch, shown in zip(text[start:end], keep[start:end]) if shown))
 
 
 def source_links(chunk: Chunk) -> str:
@@ -121,13 +148,17 @@ def source_links(chunk: Chunk) -> str:
         date = getattr(source, "date", "") or ""
         when = f' <span class="kz-muted">({esc(date)})</span>' if date else ""
         if url:
-            items.append(f'<li><a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{label}</a>{when}</li>')
+            items.append(
+                f'<li><a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{label}</a>{when}</li>'
+            )
         else:
             items.append(f"<li>{label}{when}</li>")
     if not items:
         url = safe_url(chunk.url)
         if url:
-            items.append(f'<li><a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{esc(url)}</a></li>')
+            items.append(
+                f'<li><a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">{esc(url)}</a></li>'
+            )
     if not items:
         return ""
     return f'<div class="kz-links"><span class="kz-label">Original source{"s" if len(items) > 1 else ""}</span><ul>{"".join(items)}</ul></div>'
@@ -145,7 +176,8 @@ def citation_html(citation: Citation, turn: int, open_: bool = False) -> str:
     chunk = citation.chunk
     date = f'<span class="kz-date">{esc(citation.date)}</span>' if citation.date else ""
     return (
-        f'<details class="kz-source" id="{anchor_id(turn, citation.n)}" data-n="{citation.n}"{" open" if open_ else ""}>'
+        f'<details class="kz-source" name="kz-sources-{turn}" id="{anchor_id(turn, citation.n)}" data-n="{citation.n}"'
+        f"{' open' if open_ else ''}>"
         f'<summary><span class="kz-n">{citation.n}</span><span class="kz-title">{esc(citation.title or chunk.source)}</span>{date}</summary>'
         f'<div class="kz-body">'
         f'<blockquote class="kz-passage">{highlighted_passage(chunk, citation.start, citation.end)}</blockquote>'
@@ -155,11 +187,11 @@ def citation_html(citation: Citation, turn: int, open_: bool = False) -> str:
     )
 
 
-def related_html(passage: Passage, turn: int, i: int) -> str:
+def related_html(passage: Passage, turn: int, i: int, open_: bool = False) -> str:
     chunk = passage.chunk
     date = f'<span class="kz-date">{esc(chunk.date)}</span>' if chunk.date else ""
     return (
-        f'<details class="kz-source kz-related" id="related-{turn}-{i}">'
+        f'<details class="kz-source kz-related" name="kz-sources-{turn}" id="related-{turn}-{i}"{" open" if open_ else ""}>'
         f'<summary><span class="kz-n kz-n-related">~</span><span class="kz-title">{esc(chunk.title or chunk.source)}</span>{date}</summary>'
         f'<div class="kz-body"><blockquote class="kz-passage">{plain_passage(chunk)}</blockquote>'
         f"{source_links(chunk)}{_where(chunk)}</div></details>"
@@ -171,16 +203,17 @@ def sources_section(answer: Answer, turn: int, *, latest: bool = True) -> str:
     question = esc(answer.question)
     if answer.grounded and answer.citations:
         count = len(answer.citations)
-        head = f'{count} source{"s" if count != 1 else ""}'
+        head = f"{count} source{'s' if count != 1 else ''}"
         body = "".join(citation_html(c, turn, open_=latest and c.n == 1) for c in answer.citations)
     else:
         head = "no answer found"
-        related = "".join(related_html(p, turn, i) for i, p in enumerate(answer.related, 1))
+        related = "".join(related_html(p, turn, i, open_=latest and i == 1) for i, p in enumerate(answer.related, 1))
         body = (
             '<div class="kz-declined"><strong>Not found in the documents.</strong> '
             "The passages below are related, but not an answer.</div>"
             + (f'<h4 class="kz-related-head">Related, but not an answer</h4>{related}' if related else "")
         )
+    body += "".join(f'<div class="kz-note">{esc(note)}</div>' for note in answer.notes)
     return (
         f'<details class="kz-turn" id="turn-{turn}" data-turn="{turn}"{" open" if latest else ""}>'
         f'<summary><span class="kz-q">{question}</span><span class="kz-count">{head}</span></summary>'

@@ -1,0 +1,118 @@
+"""The web app: the REST API under `/api`, the chat page at `/`, and (when configured) the Slack routes.
+
+create_app(settings, assistant)  -> FastAPI   (what the tests and `python app.py` use)
+main(["--port", "7860"])          -> serves it with uvicorn
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from fastapi import FastAPI
+
+from ..assistant import Assistant
+from ..errors import RagError
+from ..feedback import FeedbackStore, feedback_path
+from ..settings import Settings
+from .api import MAX_BODY_BYTES, BodyLimit, build_router, install_error_handlers
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Questions about Kazakhstan's national AI strategy, answered from a document corpus with verified citations.
+
+* Every sentence of an answer is quoted from a document and carries `[n]`; `citations[n-1].quote` is exactly
+  the document text at `start:end`.
+* `grounded: false` means the documents do not answer the question; `related` then lists the closest passages.
+* When the server has an API key (`RAG_API_KEY`), send it as `X-API-Key: <key>` or `Authorization: Bearer <key>`.
+
+The chat page is at [`/`](/).
+"""
+
+
+def create_app(
+    settings: Settings, assistant: Assistant | None = None, *, max_body_bytes: int = MAX_BODY_BYTES, chat: bool = True
+) -> FastAPI:
+    """The whole web app. The engine opens its index lazily: a missing index answers 503, it does not fail here."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    assistant = assistant or Assistant(settings)
+    feedback = FeedbackStore(feedback_path(settings.index_dir))
+
+    api = FastAPI(
+        title="Kazakhstan AI Strategy Q&A",
+        description=DESCRIPTION,
+        version="0.1.0",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(api)
+    api.add_middleware(BodyLimit, limit=max_body_bytes, prefixes=("/api/",))
+    api.include_router(build_router(assistant, settings, feedback))
+    api.state.assistant = assistant
+    api.state.settings = settings
+    api.state.feedback = feedback
+
+    # --- Slack hook (rag/slack/) -------------------------------------------------------------------------
+    # The Slack engineer's module adds /slack/events and /hooks/outgoing when Slack is configured.
+    # It runs before the chat is mounted: the chat's mount at "/" catches every path not routed before it.
+    try:
+        from rag.slack.http import mount_slack  # type: ignore[import-not-found]
+    except ImportError as exc:  # not there yet, or Slack's packages are missing
+        if getattr(exc, "name", None) not in ("rag.slack", "rag.slack.http"):
+            log.warning("Slack routes not mounted: %s", exc)
+    else:
+        mount_slack(api, assistant, settings)
+    # ------------------------------------------------------------------------------------------------------
+
+    if chat:
+        from .chat import build_chat, mount_chat
+
+        api = mount_chat(api, build_chat(assistant, settings, feedback), path="/")
+    return api
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python app.py", description="Serve the chat page and the REST API.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        print(f"error: bad setting: {exc}", file=sys.stderr)
+        return 2
+    assistant = Assistant(settings)
+    try:
+        stats = assistant.stats()
+        if not stats["chunks"]:
+            raise RagError(f"the index at {settings.index_dir} is empty")
+        assistant.warm_up()
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print(
+            "Build the index first:  python -m ingest corpus/   (or `make run`, which ingests before starting)",
+            file=sys.stderr,
+        )
+        return 2
+    app = create_app(settings, assistant)
+
+    import uvicorn
+
+    print(
+        f"Serving {stats['documents']} documents ({stats['chunks']} passages) with {assistant.embedder.name}: "
+        f"chat http://{args.host}:{args.port}/  API docs http://{args.host}:{args.port}/docs",
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=False)
+    return 0
