@@ -6,11 +6,15 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .errors import RagError
 from .settings import Settings
+
+# Run as `python -m rag`, this module is `__main__`; make `rag.__main__` the same module so that the
+# subcommands registering themselves in EXTRA_COMMANDS below reach this registry, not a second copy.
+sys.modules.setdefault("rag.__main__", sys.modules[__name__])
 
 # Subcommands living in other modules register here: name -> (add_arguments, run).
 EXTRA_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace, Settings], int]]] = {}
@@ -33,7 +37,9 @@ def _print_answer(answer) -> None:  # type: ignore[no-untyped-def]
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .assistant import Assistant
+    from .embedder import use_serving_threads
 
+    use_serving_threads(settings)
     assistant = Assistant(settings)
     filters = {k: v for k, v in (("language", args.language), ("source", args.source)) if v}
     questions = [" ".join(args.question)] if args.question else None

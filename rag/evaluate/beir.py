@@ -24,12 +24,14 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.errors import ConfigError, EmptyIndex
+from rag.lexical import LexicalIndex, cache_key
 from rag.settings import Settings
 from rag.store import VectorStore
 from rag.types import Chunk, Document, Passage
@@ -184,52 +186,71 @@ def _cached(settings: Settings, embedder: Embedder) -> IndexInfo | None:
 def _build(data: BeirData, settings: Settings, embedder: Embedder, progress: bool) -> IndexInfo:
     from tqdm import tqdm
 
-    from ingest.index import Indexer, content_hash
+    from ingest.index import content_hash
 
     for part in ("chroma", "lexical", MARKER):
         path = settings.index_dir / part
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
     started = time.perf_counter()
-    indexer = Indexer(settings, embedder)
     store = VectorStore(settings, embedder.name, create=True)
-    report = _report()
     documents = [Document(source=doc_id, title=title, text=text) for doc_id, (title, text) in data.corpus.items() if text.strip()]
     bar = tqdm(total=len(documents), unit="doc", desc=f"indexing {data.name}", file=sys.stderr, disable=not progress, dynamic_ncols=True)
-    pending: list[tuple[Document, list[Chunk]]] = []
+    pending: list[Chunk] = []
     chunks = 0
-    for document in documents:
+    for n, document in enumerate(documents, 1):
         digest = content_hash(json.dumps([document.title, document.text]).encode(), settings)
-        pending.append((document, indexer._chunk(document, digest)))
-        if sum(len(c) for _, c in pending) >= INGEST_BATCH_CHUNKS:
-            chunks += _commit(indexer, store, pending, report)
-            bar.update(len(pending))
-            bar.set_postfix(chunks=chunks, per_s=f"{chunks / (time.perf_counter() - started):.1f}")
+        pending.extend(chunk_for_index(document, digest, settings, embedder))
+        if len(pending) >= INGEST_BATCH_CHUNKS or n == len(documents):
+            embed_and_store(store, pending, embedder)
+            chunks += len(pending)
+            bar.set_postfix(chunks=chunks, per_s=f"{chunks / (time.perf_counter() - started):.1f}", refresh=False)
+            bar.update(n - bar.n)
             pending = []
-    if pending:
-        chunks += _commit(indexer, store, pending, report)
-        bar.update(len(pending))
     bar.close()
     generation = store.bump_generation()
-    indexer._cache_lexical(store, generation)
+    LexicalIndex.build(store.iter_records()).save(
+        settings.index_dir / "lexical" / settings.collection, cache_key(store.location, settings.collection, generation)
+    )
     seconds = time.perf_counter() - started
-    info = {"dataset": data.name, "documents": len(documents), "chunks": chunks, "ingest_seconds": seconds,
-            "model": embedder.name, "chunk_words": settings.chunk_words, "chunk_overlap_words": settings.chunk_overlap_words,
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    info = {
+        "dataset": data.name,
+        "documents": len(documents),
+        "chunks": chunks,
+        "ingest_seconds": seconds,
+        "model": embedder.name,
+        "chunk_words": settings.chunk_words,
+        "chunk_overlap_words": settings.chunk_overlap_words,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     (settings.index_dir / MARKER).write_text(json.dumps(info, indent=1))
     log.info("indexed %d documents, %d chunks in %.1fs", len(documents), chunks, seconds)
     return IndexInfo(settings, len(documents), chunks, seconds, cached=False)
 
 
-def _report():  # type: ignore[no-untyped-def]
-    from ingest.index import IngestReport
+def chunk_for_index(document: Document, digest: str, settings: Settings, embedder: Embedder) -> list[Chunk]:
+    """Chunks of a prebuilt document exactly as `Indexer` makes them (word and model-token limits)."""
+    from ingest.chunk import chunk_document
 
-    return IngestReport()
+    counter = getattr(embedder, "count_tokens", None)
+    budget = embedder.passage_token_budget(document.title) if counter else 0  # type: ignore[attr-defined]
+    return chunk_document(document, digest, settings.chunk_words, settings.chunk_overlap_words, budget, counter)
 
 
-def _commit(indexer, store: VectorStore, pending: list[tuple[Document, list[Chunk]]], report) -> int:  # type: ignore[no-untyped-def]
-    """The indexer's own embed + upsert step for a batch of documents; returns the chunks written."""
-    indexer._commit(store, pending, {}, report, False)
-    return sum(len(c) for _, c in pending)
+def embedding_text(chunk: Chunk) -> str:
+    """What the indexer embeds for a chunk (its title line, then its text)."""
+    try:
+        from ingest.index import _embedding_text
+    except ImportError:  # pragma: no cover - the indexer renamed it; same rule
+        return f"{chunk.title}\n{chunk.text}" if chunk.title and not chunk.text.lstrip("# ").startswith(chunk.title) else chunk.text
+    return _embedding_text(chunk)
+
+
+def embed_and_store(store: VectorStore, chunks: Sequence[Chunk], embedder: Embedder) -> None:
+    if chunks:
+        store.upsert(chunks, embedder.embed_documents([embedding_text(c) for c in chunks]))
 
 
 # --- running the queries --------------------------------------------------------------------------------------
@@ -288,8 +309,12 @@ def evaluate_beir(
     limit: int | None = None,
     progress: bool = False,
     details: bool = False,
+    fusion: str | None = None,
 ) -> dict[str, Any]:
-    """Index (or reuse) the corpus, run the split's queries, and report the metrics with timings."""
+    """Index (or reuse) the corpus, run the split's queries, and report the metrics with timings.
+
+    `fusion` ("rrf" or "convex") overrides the `fusion` setting for this run; the index is the same either way.
+    """
     from rag.assistant import Assistant
 
     settings = settings or Settings()
@@ -300,7 +325,8 @@ def evaluate_beir(
     if limit:
         queries = dict(list(queries.items())[:limit])
     qrels = {q: data.qrels[q] for q in queries}
-    assistant = Assistant(index.settings, embedder=embedder)
+    run_settings = index.settings.model_copy(update={"fusion": fusion}) if fusion else index.settings
+    assistant = Assistant(run_settings, embedder=embedder)
     run = run_queries(assistant, queries, depth, progress)
     report: dict[str, Any] = {
         "dataset": data.name,
@@ -326,9 +352,7 @@ def evaluate_beir(
         },
         "index_dir": str(index.settings.index_dir),
     }
-    fusion = getattr(settings, "fusion", None)
-    if fusion is not None:
-        report["settings"]["fusion"] = fusion
+    report["settings"]["fusion"] = run_settings.fusion
     if details:
         report["per_query"] = {
             qid: {**scores, "ranking": run.top[qid][:k], "relevant": sorted(qrels[qid])}

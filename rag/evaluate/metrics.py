@@ -14,9 +14,9 @@ Documents with relevance <= 0 are not relevant.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping, Sequence, Union
+from collections.abc import Iterable, Mapping, Sequence
 
-Ranking = Union[Sequence[str], Mapping[str, float]]
+Ranking = Sequence[str] | Mapping[str, float]
 Qrels = Mapping[str, Mapping[str, int]]
 
 DEFAULT_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")

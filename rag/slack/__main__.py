@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     from ..assistant import Assistant
+    from ..embedder import use_serving_threads
+
+    use_serving_threads(settings)
 
     assistant = Assistant(settings)
     try:

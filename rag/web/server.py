@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from ..assistant import Assistant
+from ..embedder import use_serving_threads
 from ..errors import RagError
 from ..feedback import FeedbackStore, feedback_path
 from ..settings import Settings
@@ -92,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: bad setting: {exc}", file=sys.stderr)
         return 2
+    use_serving_threads(settings)
     assistant = Assistant(settings)
     try:
         stats = assistant.stats()

@@ -1,0 +1,69 @@
+"""Helpers shared by the bench scripts: paths, settings with a device, peak memory, timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def default_data() -> Path:
+    """SciFact: shared/ next to the repo (CI's layout) or inside it."""
+    for candidate in (REPO.parent / "shared" / "bench" / "scifact", REPO / "shared" / "bench" / "scifact"):
+        if candidate.is_dir():
+            return candidate
+    return REPO.parent / "shared" / "bench" / "scifact"
+
+
+def results_dir() -> Path:
+    path = REPO / "bench" / "results"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def settings_for(device: str, **overrides: Any):  # type: ignore[no-untyped-def]
+    from rag.settings import Settings
+
+    return Settings(embedding_device=device, **overrides)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> dict[str, Any]:
+    import platform
+
+    import torch
+
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            # The 2 cores are shared with other work: the 1-minute load average says how busy they were.
+            "load_average_1m": round(os.getloadavg()[0], 2)}
+
+
+def save(name: str, data: dict[str, Any]) -> Path:
+    path = results_dir() / name
+    path.write_text(json.dumps(data, indent=1, default=str))
+    return path
+
+
+def set_threads(n: int | None) -> int:
+    """Torch intra-op threads for this process (None: leave torch's default); returns the number in force."""
+    import torch
+
+    if n:
+        torch.set_num_threads(n)
+    return torch.get_num_threads()

@@ -1,0 +1,122 @@
+"""`python -m rag eval beir DIR ...` and `python -m rag eval qa FILE ...` (registered into rag.__main__).
+
+With --json the last line of output is one JSON object; otherwise a readable table. Progress bars go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from rag.__main__ import EXTRA_COMMANDS
+from rag.settings import Settings
+
+from .fusion import FUSIONS
+
+HELP = "measure retrieval (BEIR data sets) and answers (the dev question set)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="eval_command", required=True, metavar="{beir,qa}")
+    beir = sub.add_parser("beir", help="nDCG@10, recall@10/100, MRR@10 on a BEIR-format folder")
+    beir.add_argument("dir", help="folder with corpus.jsonl, queries.jsonl and qrels (qrels/SPLIT.tsv or qrels-SPLIT.tsv)")
+    beir.add_argument("--split", default="test", help="qrels split to score (default: test; tune on train)")
+    beir.add_argument("--k", type=int, default=10, help="cut-off for nDCG, recall and MRR (default 10; recall@100 always)")
+    beir.add_argument("--depth", type=int, default=300, help="chunks retrieved for recall@100 (default 300)")
+    beir.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N queries of the split")
+    beir.add_argument("--cache-dir", default=None, help="where evaluation indexes are kept (default: RAG_EVAL_CACHE_DIR or ~/.cache/kz-ai-rag/eval)")
+    beir.add_argument("--device", choices=("cpu", "cuda", "mps", "auto"), default=None, help="embedding device (default: RAG_EMBEDDING_DEVICE)")
+    beir.add_argument("--fusion", choices=FUSIONS, default=None,
+                      help="fusion step to evaluate (default: the product's); weights from RAG_DENSE_WEIGHT / RAG_LEXICAL_WEIGHT")
+    beir.add_argument("--json", action="store_true", help="print the report as one JSON line (the last line)")
+    beir.add_argument("--no-progress", action="store_true")
+    qa = sub.add_parser("qa", help="answer a JSONL question set and score sources, facts, citations and refusals")
+    qa.add_argument("file", help="JSONL lines {id, question, lang, answer (regex or null), source (file name or null)}")
+    qa.add_argument("-k", type=int, default=5, help="passages checked for the expected source (default 5)")
+    qa.add_argument("--device", choices=("cpu", "cuda", "mps", "auto"), default=None)
+    qa.add_argument("--fusion", choices=FUSIONS, default=None, help="fusion step to evaluate (default: the product's)")
+    qa.add_argument("--json", action="store_true", help="print the report as one JSON line (the last line)")
+    qa.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    for noisy in ("chromadb", "sentence_transformers", "httpx", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if getattr(args, "device", None):
+        settings = settings.model_copy(update={"embedding_device": args.device})
+    progress = not args.no_progress
+    if args.eval_command == "beir":
+        from .beir import evaluate_beir
+
+        if args.k < 1 or args.depth < 1:
+            raise ValueError("--k and --depth must be at least 1")
+        report = evaluate_beir(args.dir, settings, split=args.split, k=args.k, depth=args.depth, cache_dir=args.cache_dir,
+                               limit=args.limit, progress=progress, fusion=args.fusion)
+        print(json.dumps(report) if args.json else beir_table(report, args.k))
+        return 0
+    from .qa import evaluate_qa
+
+    report = evaluate_qa(args.file, settings, k=args.k, progress=progress, fusion=args.fusion)
+    print(json.dumps(report, ensure_ascii=False) if args.json else qa_table(report, args.k))
+    return 0
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4f}" if value <= 1 else f"{value:.1f}"
+    return str(value)
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {_fmt(value)}" for name, value in rows)
+
+
+def beir_table(report: dict[str, Any], k: int = 10) -> str:
+    s = report["settings"]
+    rows = [
+        ("dataset / split", f"{report['dataset']} / {report['split']} ({report['queries']} queries)"),
+        (f"nDCG@{k}", report[f"ndcg@{k}"]),
+        (f"recall@{k}", report[f"recall@{k}"]),
+        ("recall@100", report["recall@100"]),
+        (f"MRR@{k}", report[f"mrr@{k}"]),
+        ("query latency p50 / p95", f"{report['query_p50_ms']:.1f} / {report['query_p95_ms']:.1f} ms"),
+        ("index", f"{report['documents']} documents, {report['chunks']} chunks"
+                  + (" (cached)" if report["index_cached"] else "")),
+        ("ingest throughput", f"{report['ingest_chunks_per_s']:.1f} chunks/s ({report['ingest_seconds']:.0f} s)"),
+        ("fusion", ", ".join(f"{k}={v}" for k, v in s.items() if k not in ("embedding_model",))),
+    ]
+    return _table(rows)
+
+
+def qa_table(report: dict[str, Any], k: int = 5) -> str:
+    rows = [
+        ("questions", f"{report['questions']} ({report['answerable']} answerable, {report['unanswerable']} not)"),
+        (f"source recall@{k}", report[f"recall@{k}"]),
+        ("answer matches the fact", report["answer_match"]),
+        ("citation precision (quote)", report["citation_precision"]),
+        ("citation precision (passage)", report["citation_passage_precision"]),
+        ("refusal rate (unanswerable)", report["refusal_rate"]),
+        ("false refusals (answerable)", report["false_refusal_rate"]),
+        ("latency p50 / p95", f"{report['latency_p50_ms']:.0f} / {report['latency_p95_ms']:.0f} ms"),
+    ]
+    lines = [_table(rows)]
+    if report["failing"]:
+        lines.append(f"\nfailing questions ({len(report['failing'])}):")
+        for f in report["failing"]:
+            lines.append(f"  {f['id']}: {f['question']}\n      - " + "\n      - ".join(f["problems"]))
+    return "\n".join(lines)
+
+
+# rag/__main__.py makes `rag.__main__` and a `python -m rag` run the same module, so one registry serves both.
+EXTRA_COMMANDS["eval"] = (HELP, add_arguments, run)
+
+if __name__ == "__main__":  # pragma: no cover
+    from rag.__main__ import main
+
+    sys.exit(main(["eval", *sys.argv[1:]]))
