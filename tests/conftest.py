@@ -12,8 +12,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from rag.embedder import SentenceTransformerEmbedder  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag.embedder import SentenceTransformerEmbedder
+from rag.settings import Settings
 
 AI_LAW = """---
 title: "Kazakhstan's law on artificial intelligence"
@@ -95,6 +95,22 @@ SMALL_CORPUS = {
 def embedder() -> SentenceTransformerEmbedder:
     """The real default model, loaded once per test session (loading is slow; its outputs are stateless)."""
     return SentenceTransformerEmbedder(Settings())
+
+
+class CountingEmbedder:
+    """The real embedder, counting the passages it embeds (to prove a run embedded nothing)."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self._inner = inner
+        self.name = inner.name
+        self.embedded = 0
+
+    def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+        self.embedded += len(texts)
+        return self._inner.embed_documents(texts)
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self._inner, name)
 
 
 def write_corpus(folder: Path, files: dict[str, str] = SMALL_CORPUS) -> Path:

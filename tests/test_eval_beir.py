@@ -10,23 +10,9 @@ import pytest
 from rag.evaluate.beir import documents_ranked, evaluate_beir, load_beir
 from rag.settings import Settings
 
+from .conftest import CountingEmbedder
+
 MINI = Path(__file__).parent / "data" / "beir-mini"
-
-
-class CountingEmbedder:
-    """The real embedder, counting the passages it embeds (to prove a cached run embeds none)."""
-
-    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
-        self._inner = inner
-        self.name = inner.name
-        self.passages = 0
-
-    def embed_documents(self, texts):  # type: ignore[no-untyped-def]
-        self.passages += len(texts)
-        return self._inner.embed_documents(texts)
-
-    def __getattr__(self, name):  # type: ignore[no-untyped-def]
-        return getattr(self._inner, name)
 
 
 def test_load_beir_reads_the_bundled_layout() -> None:
@@ -41,7 +27,7 @@ def test_beir_eval_end_to_end_and_cached(tmp_path: Path, embedder) -> None:  # t
     counting = CountingEmbedder(embedder)
     settings = Settings(index_dir=tmp_path / "product-index")
     first = evaluate_beir(MINI, settings, embedder=counting, cache_dir=tmp_path / "cache")
-    embedded = counting.passages
+    embedded = counting.embedded
     assert not first["index_cached"] and embedded == first["chunks"] >= 20
     assert first["queries"] == 10 and first["documents"] == 20
     for metric in ("ndcg@10", "recall@10", "recall@100", "mrr@10"):
@@ -54,7 +40,7 @@ def test_beir_eval_end_to_end_and_cached(tmp_path: Path, embedder) -> None:  # t
     # Other fusion settings reuse the same index: nothing is embedded again.
     convex = settings.model_copy(update={"dense_weight": 0.8, "lexical_weight": 0.2})
     second = evaluate_beir(MINI, convex, embedder=counting, cache_dir=tmp_path / "cache", fusion="convex")
-    assert second["index_cached"] and counting.passages == embedded
+    assert second["index_cached"] and counting.embedded == embedded
     assert second["settings"]["fusion"] == "convex" and second["ndcg@10"] >= 0.7
     assert second["chunks"] == first["chunks"] and second["index_dir"] == first["index_dir"]
 

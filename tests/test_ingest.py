@@ -15,26 +15,10 @@ from rag import Assistant, ConfigError, IndexBusy
 from rag.lexical import LexicalIndex
 from rag.store import VectorStore
 
-from .conftest import AI_LAW, SUPERCOMPUTER, write_corpus
+from .conftest import AI_LAW, SUPERCOMPUTER, CountingEmbedder, write_corpus
 from .files import HTML_PAGE, make_docx, make_pdf
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-class CountingEmbedder:
-    """The real embedder, counting how many texts it was asked to embed."""
-
-    def __init__(self, inner):  # type: ignore[no-untyped-def]
-        self._inner = inner
-        self.name = inner.name
-        self.embedded = 0
-
-    def embed_documents(self, texts):  # type: ignore[no-untyped-def]
-        self.embedded += len(texts)
-        return self._inner.embed_documents(texts)
-
-    def __getattr__(self, name):  # type: ignore[no-untyped-def]
-        return getattr(self._inner, name)
 
 
 def every_format(folder: Path) -> Path:
