@@ -1,5 +1,5 @@
 """Loading, chunking and indexing documents into the engine's store (`python -m ingest PATH...`)."""
 
-from .index import IngestReport, Indexer
+from .index import Indexer, IngestReport
 
-__all__ = ["IngestReport", "Indexer"]
+__all__ = ["Indexer", "IngestReport"]

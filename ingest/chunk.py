@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from rag.text import sentence_spans
 from rag.types import Chunk, Document

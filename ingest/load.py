@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rag.errors import IngestError
 from rag.types import Document, Source
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_ZIP_RATIO = 200
 _LIKELY_ENCODINGS = ["utf_16", "cp1252", "cp1251", "koi8_r", "cp1250", "iso8859_2"]
-_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
 def decode_text(data: bytes, name: str) -> str:

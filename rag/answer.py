@@ -9,8 +9,8 @@ question names something the corpus never mentions.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -23,27 +23,26 @@ COVERAGE_WEIGHT = 0.5
 TYPE_BONUS = 0.05
 
 _GERMAN_HINTS = frozenset(
-    "der die das dem den des ein eine einen einer und ist nicht wer wie was wann warum welche welcher welches welchen "
-    "hat haben wurde wurden sind im für über mit laut auf sich viele viel wird werden soll sollen gibt bei vom zum zur".split()
+    ["der", "die", "das", "dem", "den", "des", "ein", "eine", "einen", "einer", "und", "ist", "nicht", "wer", "wie", "was", "wann", "warum", "welche", "welcher", "welches", "welchen", "hat", "haben", "wurde", "wurden", "sind", "im", "für", "über", "mit", "laut", "auf", "sich", "viele", "viel", "wird", "werden", "soll", "sollen", "gibt", "bei", "vom", "zum", "zur"]
 )
 _WHEN = re.compile(
     r"^\s*(when|since when|until when|wann|seit wann|bis wann)\b|\b(what|which|on what|in what) (exact )?(year|date|month|day)\b|"
     r"\bin welchem jahr\b|\ban welchem tag\b",
-    re.I,
+    re.IGNORECASE,
 )
 _HOW_MUCH = re.compile(
     r"\b(how (many|much|large|big|high|accurate)|what (share|percentage|proportion|number|amount|budget|fine|price)|"
     r"wie (viele?|groß|hoch))\b",
-    re.I,
+    re.IGNORECASE,
 )
 _MONTH = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
     r"januar|februar|märz|mai|juni|juli|oktober|dezember"
 )
-_DATE = re.compile(rf"\b(1[89]\d\d|20\d\d)\b|\b({_MONTH})\b", re.I)
-_DATE_PARTS = re.compile(rf"\b\d{{1,2}}\.?\s+({_MONTH})\b|\b({_MONTH})\s+\d{{1,2}}\b|\b(1[89]\d\d|20\d\d)\b", re.I)
-_QUANTITY = re.compile(r"(?<![\w.,])\d[\d,.\s]*\d?\s*(%|percent|prozent|million|billion|trillion|mio|mrd|milliarden?|billionen?)?", re.I)
-_NUMBER_WORDS = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|dozens?|half|zwei|drei|vier|fünf|neun|zehn)\b", re.I)
+_DATE = re.compile(rf"\b(1[89]\d\d|20\d\d)\b|\b({_MONTH})\b", re.IGNORECASE)
+_DATE_PARTS = re.compile(rf"\b\d{{1,2}}\.?\s+({_MONTH})\b|\b({_MONTH})\s+\d{{1,2}}\b|\b(1[89]\d\d|20\d\d)\b", re.IGNORECASE)
+_QUANTITY = re.compile(r"(?<![\w.,])\d[\d,.\s]*\d?\s*(%|percent|prozent|million|billion|trillion|mio|mrd|milliarden?|billionen?)?", re.IGNORECASE)
+_NUMBER_WORDS = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|dozens?|half|zwei|drei|vier|fünf|neun|zehn)\b", re.IGNORECASE)
 
 
 def looks_german(text: str) -> bool:

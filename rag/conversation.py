@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from .text import content_terms
 from .types import Turn
@@ -11,9 +11,9 @@ from .types import Turn
 _ANAPHORA = re.compile(
     r"\b(it|its|this|that|these|those|they|them|their|he|she|his|her|there|then|same|"
     r"es|sie|er|dies|diese|dieser|dieses|das|dort|damals|ihr|ihre|sein|seine)\b",
-    re.I,
+    re.IGNORECASE,
 )
-_CONTINUATION = re.compile(r"^\s*(and|but|also|what about|how about|und|aber|auch|was ist mit)\b", re.I)
+_CONTINUATION = re.compile(r"^\s*(and|but|also|what about|how about|und|aber|auch|was ist mit)\b", re.IGNORECASE)
 _SHORT_TERMS = 2
 
 

@@ -8,8 +8,9 @@ import logging
 import math
 import re
 import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping, Any
+from typing import Any
 
 import bm25s
 import numpy as np
@@ -32,7 +33,7 @@ class LexicalIndex:
         self._facets = facets
 
     @classmethod
-    def build(cls, records: Iterable[tuple[str, str, Mapping[str, Any]]]) -> "LexicalIndex":
+    def build(cls, records: Iterable[tuple[str, str, Mapping[str, Any]]]) -> LexicalIndex:
         ids: list[str] = []
         corpus: list[list[str]] = []
         facets: list[dict[str, str]] = []
@@ -89,7 +90,7 @@ class LexicalIndex:
         tmp.rename(folder)
 
     @classmethod
-    def load(cls, folder: Path, key: str) -> "LexicalIndex | None":
+    def load(cls, folder: Path, key: str) -> LexicalIndex | None:
         try:
             data = json.loads((folder / "ids.json").read_text())
             if data.get("key") != key:
@@ -116,8 +117,8 @@ def cache_key(location: str, collection: str, generation: str) -> str:
 
 
 _NAME = re.compile(r"(?<![\w'’-])([A-ZÄÖÜ][\w’'-]{2,})")
-_DEMONYM = re.compile(r"(ian|ican|ese|ish)$", re.I)  # "American" may be spoken of as "the United States"
-_NOT_NAMES = frozenset("what which who whom whose when where why how does did is are was were can could should would will tell list give explain describe name please the and".split())
+_DEMONYM = re.compile(r"(ian|ican|ese|ish)$", re.IGNORECASE)  # "American" may be spoken of as "the United States"
+_NOT_NAMES = frozenset(["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "does", "did", "is", "are", "was", "were", "can", "could", "should", "would", "will", "tell", "list", "give", "explain", "describe", "name", "please", "the", "and"])
 
 
 def unknown_words(index: LexicalIndex, question: str) -> list[str]:

@@ -11,8 +11,9 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np

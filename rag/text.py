@@ -10,23 +10,20 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_GERMAN
 
 _ABBREVIATIONS = frozenset(
-    "e.g i.e etc vs dr mr mrs ms prof st no nr z.b bzw ca u.a d.h usw inc ltd co jr sr fig approx dept gov u.s u.k".split()
+    ["e.g", "i.e", "etc", "vs", "dr", "mr", "mrs", "ms", "prof", "st", "no", "nr", "z.b", "bzw", "ca", "u.a", "d.h", "usw", "inc", "ltd", "co", "jr", "sr", "fig", "approx", "dept", "gov", "u.s", "u.k"]
 )
 # Candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace, then a likely sentence start.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'»”’)\]]*\s+(?=[\"'«“„‘(\[]?[A-ZÄÖÜА-ЯЁ0-9])")
 _BLOCK_BREAK = re.compile(r"\n[ \t]*\n+|\n(?=[ \t]*(?:#{1,6}\s|[-*•]\s|\d{1,3}[.)]\s))|(?<=\n)(?=[^\n]*$)")
-_HEADING_LINE = re.compile(r"^[ \t]*#{1,6}[ \t]+[^\n]*$", re.M)
+_HEADING_LINE = re.compile(r"^[ \t]*#{1,6}[ \t]+[^\n]*$", re.MULTILINE)
 _MONTHS = frozenset(
-    "januar jänner februar märz april mai juni juli august september oktober november dezember jahrhundert "
-    "january february march may june july october december".split()
+    ["januar", "jänner", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober", "november", "dezember", "jahrhundert", "january", "february", "march", "may", "june", "july", "october", "december"]
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
 TOKENIZER_VERSION = "3"  # part of the BM25 cache key: bump when lexical_tokens changes
 # bm25s' lists lack many function words that questions are made of ("did", "get", "wann", "laut").
 _EXTRA_STOPWORDS = frozenset(
-    "did does do done doing got get gets getting went go goes going you your yours me my we our us i its it's "
-    "look looks tell told say said says know make made much many also would could should may might must "
-    "wann laut groß viel viele wie welche welcher welches welchen gibt gab hat hatte sein seine ihre ihr".split()
+    ["did", "does", "do", "done", "doing", "got", "get", "gets", "getting", "went", "go", "goes", "going", "you", "your", "yours", "me", "my", "we", "our", "us", "i", "its", "it's", "look", "looks", "tell", "told", "say", "said", "says", "know", "make", "made", "much", "many", "also", "would", "could", "should", "may", "might", "must", "wann", "laut", "groß", "viel", "viele", "wie", "welche", "welcher", "welches", "welchen", "gibt", "gab", "hat", "hatte", "sein", "seine", "ihre", "ihr"]
 )
 _STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | frozenset(STOPWORDS_GERMAN) | _EXTRA_STOPWORDS
 
