@@ -5,10 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+# llama-cpp-python (the [llm] extra) builds from source: CPU only, AVX2-level code rather than -march=native,
+# so that pip's cached wheel also runs on another machine of this kind.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_BLAS=OFF
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: run test install install-dev ingest browser clean
+.PHONY: run test install install-dev install-llm ingest browser clean
 
 run: install ingest
 	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py --host $(HOST) --port $(PORT)
@@ -18,6 +22,10 @@ test: install-dev browser
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+
+# LLM answers without the dev tools: `make install-llm`, then RAG_GENERATOR=local make run
+install-llm: $(VENV)/.created
+	$(PIP) -e ".[llm]"
 
 $(VENV)/.created:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-import common  # noqa: F401  (sys.path and offline settings)
+import common
 
 
 def main() -> int:
@@ -44,7 +44,7 @@ def main() -> int:
     details = []
     started = time.perf_counter()
     for i, row in enumerate(rows, 1):
-        fact = re.compile(row["answer"], re.I) if row.get("answer") else None
+        fact = re.compile(row["answer"], re.IGNORECASE) if row.get("answer") else None
         a = plain.ask(row["question"])
         b = llm.ask(row["question"])
         failed = [n for n in b.notes if "check RAG_" in n]
