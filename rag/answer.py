@@ -110,7 +110,7 @@ def candidates(
     passages: Sequence[Passage],
     embedder: Embedder,
     query_vector: np.ndarray,
-    limit: int = 8,
+    limit: int = 5,
     weigh: Weigh | None = None,
 ) -> list[Candidate]:
     """The passages' most promising sentences, scored against the question.
@@ -157,7 +157,7 @@ class ExtractiveAnswerer:
         threshold_de: float | None = None,
         min_coverage: float = 0.0,
         max_sentences: int = 3,
-        candidates: int = 8,
+        candidates: int = 5,
         margin: float = 0.12,
     ) -> None:
         self._embedder = embedder

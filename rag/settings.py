@@ -60,7 +60,9 @@ class Settings(BaseSettings):
         "ollama: the OpenAI-compatible API of a local Ollama. local: a GGUF file in process (llama-cpp-python).",
     )
     max_answer_sentences: int = Field(3, ge=1, le=10)
-    answer_candidates: int = Field(8, ge=1, le=100, description="Sentences embedded and scored per question.")
+    answer_candidates: int = Field(
+        5, ge=1, le=100, description="Sentences embedded and scored per question (the costly step of answering)."
+    )
     min_coverage: float = Field(0.0, ge=0, le=1, description="Share of the question's IDF weight the best sentence must cover.")
     refusal_threshold: float = Field(
         0.76, ge=-1, le=2, description="Minimum support score (see rag.answer) of the best sentence for a grounded answer."
