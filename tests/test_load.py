@@ -112,3 +112,15 @@ def test_discovery_skips_unknown_types_and_refuses_symlinks_leaving_the_folder(t
     assert found.skipped == (("docs/image.png", "unsupported file type '.png'"),)
     assert len(found.failed) == 1 and found.failed[0][0] == "docs/link.md" and "outside" in found.failed[0][1]
     assert found.scopes == ("docs/",)
+
+
+def test_deeply_nested_html_gives_a_bounded_result_or_one_clear_reason(tmp_path):
+    path = tmp_path / "nested.html"
+    depth = 20_000
+    path.write_text("<html><body>" + "<div>" * depth + "<p>Deep text about eGov services in Kazakhstan.</p>" + "</div>" * depth + "</body></html>")
+    try:
+        doc = load(path)
+    except IngestError as exc:
+        assert "HTML" in str(exc) or "no main text" in str(exc)
+    else:
+        assert len(doc.text) < 10_000
