@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
-import subprocess
 import sys
 import time
 
-import httpx
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from pydantic import SecretStr
@@ -21,6 +18,8 @@ from rag import Answer, Assistant, Settings
 from rag.conversation import as_turns
 from rag.llm import answer_messages, default_model_path, failure_note, rewrite_messages, usable_rewrite
 from rag.verify import UNVERIFIED, Verifier, facts_of, is_instruction, parse_markers, split_draft
+
+from .servers import free_port, running
 
 pytestmark = pytest.mark.llm
 
@@ -47,12 +46,6 @@ def assert_well_cited(answer: Answer, corpus) -> None:
 
 def first_appearance(text: str) -> list[int]:
     return list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", text)))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -343,34 +336,14 @@ def test_unreachable_server_falls_back_with_a_note(small_index, embedder, caplog
 
 
 @pytest.fixture(scope="module")
-def llama_server(model_path):
+def llama_server(model_path, tmp_path_factory):
     pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--n_ctx", "4096", "--verbose", "false"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}: {proc.stderr.read()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("llama_cpp.server did not start within 60 s")
-            time.sleep(0.3)
+    with running(cmd, f"{url}/models", tmp_path_factory.mktemp("llama-server") / "server.log", timeout=60):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from rag import Assistant, EmptyIndex
 from rag.settings import Settings
 from rag.store import VectorStore
 
-from .chroma_server import chroma_server
 from .conftest import AI_LAW, GERMAN, SUPERCOMPUTER, write_corpus
+from .servers import chroma_server
 
 
 @pytest.fixture(scope="module")
