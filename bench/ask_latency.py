@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO, default_data, machine, peak_rss_mb, results_dir, save, set_threads, settings_for
+from bench.common import REPO, add_corpus_arguments, machine, peak_rss_mb, results_dir, save, set_threads, settings_for
 
 
 def measure(assistant, questions: list[str]) -> dict:  # type: ignore[no-untyped-def, type-arg]
@@ -51,12 +51,7 @@ def measure(assistant, questions: list[str]) -> dict:  # type: ignore[no-untyped
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps", "auto"))
-    parser.add_argument("--questions", type=int, default=50)
-    parser.add_argument("--corpus", default=str(REPO / "corpus"))
-    parser.add_argument("--devset", default=str(REPO / "eval" / "devset.jsonl"))
-    parser.add_argument("--data", default=str(default_data()), help="BEIR SciFact folder")
-    parser.add_argument("--cache-dir", default=None, help="evaluation cache (default ~/.cache/kz-ai-rag/eval)")
+    add_corpus_arguments(parser)
     parser.add_argument("--threads", type=int, nargs="+", default=[0, 1],
                         help="torch intra-op threads to measure with, in turn (0: torch's default, one per core)")
     args = parser.parse_args()

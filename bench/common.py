@@ -26,6 +26,17 @@ def default_data() -> Path:
     return REPO.parent / "shared" / "bench" / "scifact"
 
 
+def add_corpus_arguments(parser) -> None:  # type: ignore[no-untyped-def]
+    """The options the latency and baseline scripts share: device, question count, corpus, dev set, SciFact."""
+    repo = Path(__file__).resolve().parent.parent
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps", "auto"))
+    parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument("--corpus", default=str(repo / "corpus"))
+    parser.add_argument("--devset", default=str(repo / "eval" / "devset.jsonl"))
+    parser.add_argument("--data", default=str(default_data()), help="BEIR SciFact folder")
+    parser.add_argument("--cache-dir", default=None, help="evaluation cache (default ~/.cache/kz-ai-rag/eval)")
+
+
 def results_dir() -> Path:
     path = REPO / "bench" / "results"
     path.mkdir(parents=True, exist_ok=True)

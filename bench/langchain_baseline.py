@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO, default_data, machine, peak_rss_mb, save, set_threads, settings_for
+from bench.common import REPO, add_corpus_arguments, machine, peak_rss_mb, save, set_threads, settings_for
 
 
 def _langchain():  # type: ignore[no-untyped-def]
@@ -75,12 +75,7 @@ def lc_scifact_index(data, embeddings, cache_root: Path, rebuild: bool):  # type
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps", "auto"))
-    parser.add_argument("--questions", type=int, default=50)
-    parser.add_argument("--corpus", default=str(REPO / "corpus"))
-    parser.add_argument("--devset", default=str(REPO / "eval" / "devset.jsonl"))
-    parser.add_argument("--data", default=str(default_data()), help="BEIR SciFact folder")
-    parser.add_argument("--cache-dir", default=None, help="evaluation cache (default ~/.cache/kz-ai-rag/eval)")
+    add_corpus_arguments(parser)
     parser.add_argument("--rebuild-scifact", action="store_true", help="re-embed LangChain's SciFact index")
     parser.add_argument("--skip-scifact", action="store_true")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads for both pipelines (0: torch's default)")

@@ -25,9 +25,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from rag import Assistant, Settings  # noqa: E402
-from rag.embedder import SentenceTransformerEmbedder  # noqa: E402
-from rag.store import VectorStore, record_to_chunk  # noqa: E402
+from rag import Assistant, Settings
+from rag.embedder import SentenceTransformerEmbedder
+from rag.store import VectorStore, record_to_chunk
 
 QUESTIONS = [json.loads(line)["text"] for line in (REPO.parent / "shared/bench/scifact/queries.jsonl").open()][:200]
 
