@@ -32,7 +32,7 @@ def bare_encode(model, texts: list[str], batch_size: int) -> float:  # type: ign
 
 
 def stored_texts(settings, embedder) -> list[str]:  # type: ignore[no-untyped-def]
-    from rag.evaluate.beir import embedding_text
+    from ingest.write import embedding_text
     from rag.store import VectorStore, record_to_chunk
 
     store = VectorStore(settings, embedder.name)

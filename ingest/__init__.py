@@ -1,5 +1,5 @@
 """Loading, chunking and indexing documents into the engine's store (`python -m ingest PATH...`)."""
 
-from .index import Indexer, IngestReport
+from .index import Indexer, IngestReport, index_documents
 
-__all__ = ["Indexer", "IngestReport"]
+__all__ = ["Indexer", "IngestReport", "index_documents"]

@@ -12,7 +12,7 @@ from rag.text import sentence_spans
 from rag.types import Chunk, Document
 
 _WORD_SPAN = re.compile(r"\S+")
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"  # 4: chunks record their sentences (n_sentences), stored with multilingual vectors
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 
@@ -90,7 +90,9 @@ def chunk_document(
     for position, (a, b, page) in enumerate(spans):
         text = doc.text[a:b]
         meta: dict[str, Any] = dict(doc.meta)
-        meta.update({"doc_hash": doc_hash, "n_chunks": len(spans), "position": position})
+        meta.update(
+            {"doc_hash": doc_hash, "n_chunks": len(spans), "position": position, "n_sentences": len(sentence_spans(text))}
+        )
         if page is not None:
             meta["page"] = page
         chunks.append(Chunk(chunk_id(doc.source, position, text), doc.source, doc.title, text, a, b, meta))

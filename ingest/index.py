@@ -3,33 +3,37 @@
 Crash safety comes from the order of writes. A file's new chunks are upserted before its old chunks are
 deleted (at the end of the run), and every chunk records its file's content hash and chunk count, so after a crash at any point
 the next run sees the file as incomplete (mixed hashes or missing chunks) and redoes it. Chunk ids are
-derived from source, position and content, so redoing is an idempotent upsert.
+derived from source, position and content, so redoing is an idempotent upsert. A run marks the index open
+while it writes; the next run after an interrupted one also sweeps the side collections (see `write`).
+
+`Indexer.run` ingests files, folders and URLs; `index_documents` ingests `Document`s built elsewhere (an
+evaluation set, another program's records) with the same chunking, embedding and guarantees.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
 from filelock import FileLock, Timeout
 
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.errors import IndexBusy, IngestError
 from rag.lexical import LexicalIndex, cache_key
+from rag.multilingual import build_multilingual
 from rag.settings import Settings
-from rag.store import VectorStore
+from rag.store import VectorStore, collection_names
 from rag.types import Chunk, Document
 
-from .chunk import CHUNKER_VERSION, chunk_document
-from .discover import Target, discover, in_scope
-from .load import fetch_url, load_bytes
+from .chunk import chunk_document
+from .discover import discover, in_scope
+from .items import Item, content_hash, load_target, read_target, with_language
+from .write import delete, embed_chunks, reconcile, write
 
 log = logging.getLogger(__name__)
 
@@ -58,42 +62,6 @@ class IngestReport:
         )
 
 
-def content_hash(data: bytes, settings: Settings) -> str:
-    """Hash of the file bytes and the chunking settings: either changing means re-chunking."""
-    digest = hashlib.sha256(data)
-    digest.update(
-        f"|chunker={CHUNKER_VERSION}|{settings.chunk_words}|{settings.chunk_overlap_words}|{settings.embedding_model}".encode()
-    )
-    return digest.hexdigest()[:32]
-
-
-def _read(target: Target, settings: Settings) -> bytes:
-    if target.url:
-        return fetch_url(target.url, max_bytes=int(settings.max_file_mb * 1024 * 1024))
-    assert target.path is not None
-    try:
-        size = target.path.stat().st_size
-        limit = settings.max_file_mb * 1024 * 1024
-        if size > limit:
-            raise IngestError(
-                f"file is {size / 1024 / 1024:.1f} MB, over the {settings.max_file_mb:g} MB limit (raise RAG_MAX_FILE_MB to accept it)"
-            )
-        if size == 0:
-            raise IngestError("empty file")
-        return target.path.read_bytes()
-    except OSError as exc:
-        raise IngestError(f"cannot read the file ({exc.strerror or exc})") from exc
-
-
-def _load(target: Target, data: bytes) -> Document:
-    path = target.path or Path(target.url.rstrip("/").rsplit("/", 1)[-1] or "page")  # type: ignore[union-attr]
-    if target.url and path.suffix.lower() not in (".pdf", ".docx", ".txt", ".md"):
-        from .load import load_html
-
-        return load_html(path, target.source, data, url=target.url)
-    return load_bytes(path, target.source, data)
-
-
 def lock_index(settings: Settings, wait_seconds: float) -> FileLock:
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     lock_path = settings.index_dir / "ingest.lock"
@@ -109,91 +77,110 @@ def lock_index(settings: Settings, wait_seconds: float) -> FileLock:
 
 
 class Indexer:
-    """Brings the store in line with a set of files."""
+    """Brings the store in line with a set of files (or documents)."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, multilingual: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or SentenceTransformerEmbedder(settings)
+        self.multilingual = multilingual or build_multilingual(settings)
 
     def run(self, args: Sequence[str], *, rebuild: bool = False, progress: bool = False, wait_seconds: float = 0) -> IngestReport:
-        started = time.perf_counter()
-        lock = lock_index(self.settings, wait_seconds)
-        try:
-            report = self._run(list(args), rebuild=rebuild, progress=progress)
-        finally:
-            lock.release()
-        report.seconds = time.perf_counter() - started
-        log.debug(report.summary())
-        return report
-
-    def _run(self, args: list[str], *, rebuild: bool, progress: bool) -> IngestReport:
+        """Ingest files, folders and URLs; files that vanished from a folder given here are removed."""
         report = IngestReport()
-        self._changing = False
-        self._superseded: list[str] = []
-        found = discover(args)
+        found = discover(list(args))
         report.skipped.extend(found.skipped)
         report.failed.extend(found.failed)
         for name, reason in found.skipped:
             log.warning("skipped %s: %s", name, reason)
         for name, reason in found.failed:
             log.error("failed %s: %s", name, reason)
+        items = [Item(t.source, lambda t=t: read_target(t, self.settings), lambda data, t=t: load_target(t, data)) for t in found.targets]
+        return self._locked(items, found.scopes, report, rebuild=rebuild, progress=progress, wait_seconds=wait_seconds)
 
+    def index_documents(
+        self, documents: Iterable[Document], *, scope: str | None = None, rebuild: bool = False, progress: bool = False
+    ) -> IngestReport:
+        """Ingest prebuilt documents (by `source`); with `scope`, stored sources under it that are not given go."""
+        items = []
+        for document in documents:
+            data = json.dumps([document.title, document.text, dict(document.meta)], ensure_ascii=False, default=str).encode()
+            items.append(Item(document.source, lambda data=data: data, lambda _, document=document: document))
+        return self._locked(items, (scope,) if scope else (), IngestReport(), rebuild=rebuild, progress=progress, wait_seconds=3600)
+
+    def _locked(self, items: list[Item], scopes: Sequence[str], report: IngestReport, **options) -> IngestReport:  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        lock = lock_index(self.settings, options.pop("wait_seconds"))
+        try:
+            self._run(items, tuple(scopes), report, **options)
+        finally:
+            lock.release()
+        report.seconds = time.perf_counter() - started
+        log.debug(report.summary())
+        return report
+
+    def _run(self, items: list[Item], scopes: tuple[str, ...], report: IngestReport, *, rebuild: bool, progress: bool) -> None:
+        self._changing = False
+        self._superseded: list[str] = []
         if rebuild:
             self._drop()
-        store = VectorStore(self.settings, self.embedder.name, create=True)
+        store = VectorStore(self.settings, self.embedder.name, self.multilingual.name, create=True)
         stored = store.files()
+        redo: set[str] = set()
+        interrupted = store.interrupted()
+        if interrupted:
+            lacking = reconcile(store, {i for f in stored.values() for i in f.ids})
+            redo = {source for source, f in stored.items() if f.ids & lacking}
 
         pending: list[tuple[Document, list[Chunk]]] = []
         seen: set[str] = set()
-        bar = _progress(len(found.targets), "files", progress)
-        for target in found.targets:
-            seen.add(target.source)
+        bar = _progress(len(items), "files", progress)
+        for item in items:
+            seen.add(item.source)
             bar.update(1)
             try:
-                data = _read(target, self.settings)
+                data = item.read()
                 digest = content_hash(data, self.settings)
-                current = stored.get(target.source)
-                if current is not None and current.complete and current.content_hash == digest:
-                    report.unchanged.append(target.source)
+                current = stored.get(item.source)
+                if current is not None and current.complete and current.content_hash == digest and item.source not in redo:
+                    report.unchanged.append(item.source)
                     continue
-                document = _load(target, data)
+                document = with_language(item.load(data))
                 chunks = self._chunk(document, digest)
             except IngestError as exc:
-                report.failed.append((target.source, str(exc)))
-                log.error("failed %s: %s", target.source, exc)
+                report.failed.append((item.source, str(exc)))
+                log.error("failed %s: %s", item.source, exc)
                 continue
             except Exception as exc:  # a loader bug must not stop the run or lose stored data
-                report.failed.append((target.source, f"unexpected {type(exc).__name__}: {exc}"))
-                log.exception("failed %s", target.source)
+                report.failed.append((item.source, f"unexpected {type(exc).__name__}: {exc}"))
+                log.exception("failed %s", item.source)
                 continue
             pending.append((document, chunks))
             if sum(len(c) for _, c in pending) >= self.settings.ingest_batch_chunks:
-                self._commit(store, pending, stored, report, progress)
+                self._commit(store, pending, stored, report)
                 pending = []
         bar.close()
         if pending:
-            self._commit(store, pending, stored, report, progress)
+            self._commit(store, pending, stored, report)
 
         # Old versions of updated files go only now, after every new chunk is in: a reader (which may hold an
         # older copy of the vectors) then sees each file's old or new version, never neither.
-        store.delete(self._superseded)
+        delete(store, self._superseded)
         failed = {name for name, _ in report.failed}
         for source, info in stored.items():
-            if source not in seen and source not in failed and in_scope(source, found.scopes):
+            if source not in seen and source not in failed and in_scope(source, scopes):
                 self._mark_changing(store)
-                store.delete(sorted(info.ids))
+                delete(store, sorted(info.ids))
                 report.removed.append(source)
                 report.chunks_removed += len(info.ids)
-        if report.added or report.updated or report.removed or rebuild or not store.generation():
-            generation = store.bump_generation()
+        if report.added or report.updated or report.removed or rebuild or interrupted or not store.generation():
+            generation = store.bump_generation(writing=False)
             self._cache_lexical(store, generation)
-        return report
 
     def _mark_changing(self, store: VectorStore) -> None:
-        """Change the generation before the first write too, so that readers never keep a BM25 index that a
-        crashed run left behind (the final bump after the last write may never happen)."""
+        """Change the generation before the first write too (marking the index open until the run ends), so
+        that readers never keep a BM25 index that a crashed run left behind (the final bump may never happen)."""
         if not self._changing:
-            store.bump_generation()
+            store.bump_generation(writing=True)
             self._changing = True
 
     def _chunk(self, document: Document, digest: str) -> list[Chunk]:
@@ -203,16 +190,14 @@ class Indexer:
             document, digest, self.settings.chunk_words, self.settings.chunk_overlap_words, budget, counter
         )
 
-    def _commit(self, store: VectorStore, pending: list[tuple[Document, list[Chunk]]], stored: dict, report: IngestReport, progress: bool) -> None:
-        """Embed a batch of files' chunks, then write each file: upsert new chunks, delete its stale ones."""
-        texts = [_embedding_text(c) for _, chunks in pending for c in chunks]
-        vectors = self.embedder.embed_documents(texts) if texts else np.zeros((0, 0))
+    def _commit(self, store: VectorStore, pending: list[tuple[Document, list[Chunk]]], stored: dict, report: IngestReport) -> None:
+        """Embed a batch of files' chunks (one model call per space), then write each file in turn."""
+        batch = embed_chunks([c for _, chunks in pending for c in chunks], self.embedder, self.multilingual)
         self._mark_changing(store)
         offset = 0
         for document, chunks in pending:
-            part = vectors[offset : offset + len(chunks)]
+            write(store, batch, offset, offset + len(chunks))
             offset += len(chunks)
-            store.upsert(chunks, part)
             previous = stored.get(document.source)
             new_ids = {c.id for c in chunks}
             stale = sorted(previous.ids - new_ids) if previous else []
@@ -226,16 +211,12 @@ class Indexer:
             log.info("committed %s (%d chunks)", document.source, len(chunks))
 
     def _drop(self) -> None:
-        try:
-            VectorStore(self.settings, self.embedder.name, create=False).drop()
-        except Exception as exc:  # noqa: BLE001 - nothing to drop, or a model mismatch we are about to fix
-            log.info("nothing to drop (%s)", exc)
-            from rag.store import make_client
+        from rag.store import make_client
 
-            client = make_client(self.settings)
-            names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
-            if self.settings.collection in names:
-                client.delete_collection(self.settings.collection)
+        client = make_client(self.settings)
+        names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+        for name in sorted(names & set(collection_names(self.settings.collection))):
+            client.delete_collection(name)
 
     def _cache_lexical(self, store: VectorStore, generation: str) -> None:
         folder = self.settings.index_dir / "lexical" / self.settings.collection
@@ -243,9 +224,17 @@ class Indexer:
         LexicalIndex.build(store.iter_records()).save(folder, cache_key(store.location, self.settings.collection, generation))
 
 
-def _embedding_text(chunk: Chunk) -> str:
-    """The title gives each chunk its context (which document, which topic)."""
-    return f"{chunk.title}\n{chunk.text}" if chunk.title and not chunk.text.lstrip("# ").startswith(chunk.title) else chunk.text
+def index_documents(
+    documents: Iterable[Document],
+    settings: Settings,
+    embedder: Embedder | None = None,
+    multilingual: Embedder | None = None,
+    *,
+    rebuild: bool = False,
+    progress: bool = False,
+) -> IngestReport:
+    """Ingest prebuilt documents into the index of `settings` (the public entry point for other programs)."""
+    return Indexer(settings, embedder, multilingual).index_documents(documents, rebuild=rebuild, progress=progress)
 
 
 class _NoBar:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import IngestError
+from rag.language import document_language
 from rag.types import Document, Source
 
 from .frontmatter import split_front_matter
@@ -64,6 +65,9 @@ def _document(source: str, text: str, meta: dict[str, Any], fallback_title: str,
     sources = _sources(meta)
     clean: dict[str, Any] = {k: v for k, v in meta.items() if k not in ("title", "sources") and isinstance(v, (str, int, float, bool))}
     clean["sources"] = sources
+    language = document_language(meta.get("language"), text)  # declared, else detected: answering compares it
+    if language:
+        clean["language"] = language
     if sources and "url" not in clean:
         clean["url"] = sources[0].url
     if kind:

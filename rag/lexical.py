@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import math
-import re
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -31,6 +30,12 @@ class LexicalIndex:
         self.ids = ids
         self._model = model
         self._facets = facets
+        self.languages = sorted({f.get("language", "") for f in facets})
+        self._language = {i: f.get("language", "") for i, f in zip(ids, facets)}
+
+    def language(self, chunk_id: str) -> str:
+        """The language of an indexed chunk ("" when unknown)."""
+        return self._language.get(chunk_id, "")
 
     @classmethod
     def build(cls, records: Iterable[tuple[str, str, Mapping[str, Any]]]) -> LexicalIndex:
@@ -39,7 +44,8 @@ class LexicalIndex:
         facets: list[dict[str, str]] = []
         for chunk_id, text, meta in records:
             ids.append(chunk_id)
-            corpus.append(lexical_tokens(lexical_text(str(meta.get("title", "")), text)) or ["\u2205"])
+            language = str(meta.get("language") or "")
+            corpus.append(lexical_tokens(lexical_text(str(meta.get("title", "")), text), language) or ["\u2205"])
             facets.append({k: str(meta[k]) for k in ("source", "language") if k in meta})
         if not ids:
             return cls([], None, [])
@@ -64,9 +70,17 @@ class LexicalIndex:
             df = int(indptr[position + 1] - indptr[position])
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
-    def search(self, query: str, n: int, where: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
-        """The top `n` (chunk id, BM25 score) pairs with a positive score."""
-        tokens = lexical_tokens(query)
+    def query_tokens(self, query: str, language: str = "") -> list[str]:
+        """The query's tokens stemmed as its own language and as each language of the index: a question whose
+        language was misdetected, or that names things in the corpus' language, still meets the chunks' stems."""
+        tokens: dict[str, None] = {}
+        for lang in dict.fromkeys([language, *self.languages]):
+            tokens.update(dict.fromkeys(lexical_tokens(query, lang)))
+        return list(tokens)
+
+    def search(self, query: str, n: int, where: Mapping[str, Any] | None = None, language: str = "") -> list[tuple[str, float]]:
+        """The top `n` (chunk id, BM25 score) pairs with a positive score; `language`: the query's."""
+        tokens = self.query_tokens(query, language)
         if self._model is None or not tokens or n <= 0:
             return []
         scores = np.asarray(self._model.get_scores(tokens), dtype=np.float32)
@@ -114,32 +128,3 @@ def _matches(facets: Mapping[str, str], where: Mapping[str, Any]) -> bool:
 
 def cache_key(location: str, collection: str, generation: str) -> str:
     return hashlib.sha1(f"{location}|{collection}|{generation}|{TOKENIZER_VERSION}".encode()).hexdigest()[:16]
-
-
-_NAME = re.compile(r"(?<![\w'’-])([A-ZÄÖÜ][\w’'-]{2,})")
-_DEMONYM = re.compile(r"(ian|ican|ese|ish)$", re.IGNORECASE)  # "American" may be spoken of as "the United States"
-_NOT_NAMES = frozenset(["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "does", "did", "is", "are", "was", "were", "can", "could", "should", "would", "will", "tell", "list", "give", "explain", "describe", "name", "please", "the", "and"])
-
-
-def unknown_words(index: LexicalIndex, question: str) -> list[str]:
-    """Content words of the question (as written) that no indexed chunk contains."""
-    words: list[str] = []
-    for word in re.findall(r"\w+", question):
-        tokens = lexical_tokens(word)
-        if tokens and not all(index.knows(t) for t in tokens) and word not in words:
-            words.append(word)
-    return words
-
-
-def unknown_names(index: LexicalIndex, question: str) -> list[str]:
-    """Capitalised names in an English question (not its first word) that no indexed chunk contains."""
-    words = list(_NAME.finditer(question))
-    names = []
-    for match in words:
-        word = re.sub(r"['’]s$", "", match.group(1))
-        if match.start() == len(question) - len(question.lstrip()) or word.lower() in _NOT_NAMES or _DEMONYM.search(word):
-            continue
-        tokens = lexical_tokens(word)
-        if tokens and not all(index.knows(t) for t in tokens):
-            names.append(word)
-    return names

@@ -1,31 +1,52 @@
-"""Text primitives shared by ingest and answering: sentence spans, word counts, lexical tokens."""
+"""Text primitives shared by ingest and answering: sentence spans, word counts, lexical tokens.
+
+Lexical tokens are stemmed in the text's own language (Snowball) when it is known, English otherwise; stop
+words of English, German and Russian are dropped in any text.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache
+from itertools import pairwise
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_GERMAN
+from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_GERMAN, STOPWORDS_RUSSIAN
 
 _ABBREVIATIONS = frozenset(
     ["e.g", "i.e", "etc", "vs", "dr", "mr", "mrs", "ms", "prof", "st", "no", "nr", "z.b", "bzw", "ca", "u.a", "d.h", "usw", "inc", "ltd", "co", "jr", "sr", "fig", "approx", "dept", "gov", "u.s", "u.k"]
 )
 # Candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace, then a likely sentence start.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'»”’)\]]*\s+(?=[\"'«“„‘(\[]?[A-ZÄÖÜА-ЯЁ0-9])")
-_BLOCK_BREAK = re.compile(r"\n[ \t]*\n+|\n(?=[ \t]*(?:#{1,6}\s|[-*•]\s|\d{1,3}[.)]\s))|(?<=\n)(?=[^\n]*$)")
 _HEADING_LINE = re.compile(r"^[ \t]*#{1,6}[ \t]+[^\n]*$", re.MULTILINE)
-_MONTHS = frozenset(
-    ["januar", "jänner", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober", "november", "dezember", "jahrhundert", "january", "february", "march", "may", "june", "july", "october", "december"]
+# Month names (English, German, Russian in the genitive of dates): a date's day keeps its period
+# ("11. August"), answers are checked for dates, and LLM sentences must not invent one.
+MONTHS = frozenset(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
+     "januar", "jänner", "februar", "märz", "mai", "juni", "juli", "oktober", "dezember",
+     "января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября", "ноября", "декабря"]
 )
+_AFTER_ORDINAL = MONTHS | {"jahrhundert"}  # "11. August", "19. Jahrhundert": the period is not a sentence end
 _WORD = re.compile(r"\w+", re.UNICODE)
-TOKENIZER_VERSION = "3"  # part of the BM25 cache key: bump when lexical_tokens changes
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # 1,600  4,8  2025  17.11.2025
+TOKENIZER_VERSION = "4"  # part of the BM25 cache key: bump when lexical_tokens changes
 # bm25s' lists lack many function words that questions are made of ("did", "get", "wann", "laut").
 _EXTRA_STOPWORDS = frozenset(
-    ["did", "does", "do", "done", "doing", "got", "get", "gets", "getting", "went", "go", "goes", "going", "you", "your", "yours", "me", "my", "we", "our", "us", "i", "its", "it's", "look", "looks", "tell", "told", "say", "said", "says", "know", "make", "made", "much", "many", "also", "would", "could", "should", "may", "might", "must", "wann", "laut", "groß", "viel", "viele", "wie", "welche", "welcher", "welches", "welchen", "gibt", "gab", "hat", "hatte", "sein", "seine", "ihre", "ihr"]
+    ["did", "does", "do", "done", "doing", "got", "get", "gets", "getting", "went", "go", "goes", "going", "you", "your", "yours", "me", "my", "we", "our", "us", "i", "its", "it's", "look", "looks", "tell", "told", "say", "said", "says", "know", "make", "made", "much", "many", "also", "would", "could", "should", "may", "might", "must", "wann", "laut", "groß", "viel", "viele", "wie", "welche", "welcher", "welches", "welchen", "gibt", "gab", "hat", "hatte", "sein", "seine", "ihre", "ihr",
+     "каком", "какие", "каких", "каким", "какое", "какую", "который", "которая", "которые", "сколько", "чей", "чья", "почему", "является"]
 )
-_STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | frozenset(STOPWORDS_GERMAN) | _EXTRA_STOPWORDS
+STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | frozenset(STOPWORDS_GERMAN) | frozenset(STOPWORDS_RUSSIAN) | _EXTRA_STOPWORDS
+# Snowball stemmers by ISO 639-1 code; other languages are stemmed as English (names and numbers survive).
+_STEMMERS = {
+    "en": "english", "de": "german", "ru": "russian", "fr": "french", "es": "spanish", "it": "italian", "pt": "portuguese",
+    "nl": "dutch", "sv": "swedish", "da": "danish", "no": "norwegian", "fi": "finnish", "tr": "turkish", "pl": "polish",
+}
+
+
+def digits(token: str) -> str:
+    """A number's digits without separators ("1,600" and "1600" are the same number)."""
+    return re.sub(r"\D", "", token)
 
 
 def word_count(text: str) -> int:
@@ -42,7 +63,7 @@ def _blocks(text: str) -> list[tuple[int, int]]:
     for m in _HEADING_LINE.finditer(text):
         cuts.update((m.start(), m.end()))
     ordered = sorted(cuts)
-    return [(a, b) for a, b in zip(ordered, ordered[1:]) if text[a:b].strip()]
+    return [(a, b) for a, b in pairwise(ordered) if text[a:b].strip()]
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
@@ -57,7 +78,7 @@ def _is_abbreviation(text: str, dot: int) -> bool:
         return True
     if token.isdigit() and len(token) <= 2:  # a German ordinal date: "11. August", "1. Januar"
         following = text[dot + 1 : dot + 16].split()
-        return bool(following) and following[0].lower().rstrip(",") in _MONTHS
+        return bool(following) and following[0].lower().rstrip(",") in _AFTER_ORDINAL
     return False
 
 
@@ -96,17 +117,17 @@ def is_heading(sentence: str) -> bool:
     return s.startswith("#") or (len(s.split()) <= 12 and not s.endswith((".", "!", "?", "…", ":", '"', "»", "”")))
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
+@cache
+def _stemmer(algorithm: str) -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(algorithm)
 
 
-def lexical_tokens(text: str) -> list[str]:
-    """Lower-cased, accent-folded, stop-word-free, stemmed tokens for BM25 (English and German)."""
+def lexical_tokens(text: str, language: str = "") -> list[str]:
+    """Lower-cased, NFKC-normalised, stop-word-free tokens for BM25, stemmed in `language` (default English)."""
     folded = unicodedata.normalize("NFKC", text).lower()
-    words = [w for w in _WORD.findall(folded) if (len(w) > 1 or w.isdigit()) and w not in _STOPWORDS]
-    return _stemmer().stemWords(words)
+    words = [w for w in _WORD.findall(folded) if (len(w) > 1 or w.isdigit()) and w not in STOPWORDS]
+    return _stemmer(_STEMMERS.get(language, "english")).stemWords(words)
 
 
-def content_terms(text: str) -> set[str]:
-    return set(lexical_tokens(text))
+def content_terms(text: str, language: str = "") -> set[str]:
+    return set(lexical_tokens(text, language))

@@ -77,6 +77,10 @@ class Passage:
     rank: int = 0
     dense_score: float | None = None
     lexical_score: float | None = None
+    scores: Mapping[str, float] = field(default_factory=dict)  # each candidate list's own score (dense, lexical, …)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scores", _frozen(self.scores))
 
     @property
     def text(self) -> str:
@@ -164,6 +168,7 @@ class Answer:
     dropped: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    language: str = ""  # the question's language (detected); front ends label the answer in it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings_ms", _frozen(self.timings_ms))
@@ -177,6 +182,7 @@ class Answer:
             "related": [passage_to_dict(p) for p in self.related],
             "dropped": list(self.dropped),
             "notes": list(self.notes),
+            "language": self.language,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
 

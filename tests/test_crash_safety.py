@@ -73,6 +73,12 @@ def _snapshot(settings: Settings) -> tuple[dict, set[str], set[str]]:
     return stats, ids, lexical
 
 
+def _side_ids(settings: Settings) -> tuple[set[str], set[str]]:
+    """The multilingual chunk vectors' ids and the sentence vectors' ids."""
+    store = VectorStore(settings, "all-MiniLM-L6-v2")
+    return store.multilingual.ids(), store.sentences.ids()
+
+
 @pytest.mark.parametrize("commits_before_kill", [1, 9])
 def test_kill_9_mid_ingest_then_rerun_equals_a_clean_ingest(tmp_path, embedder, commits_before_kill):
     folder = many_documents(tmp_path / "docs")
@@ -95,6 +101,10 @@ def test_kill_9_mid_ingest_then_rerun_equals_a_clean_ingest(tmp_path, embedder, 
     assert crashed_stats == clean_stats == {"documents": 27, "chunks": len(clean_ids)}
     assert crashed_ids == clean_ids
     assert crashed_lexical == crashed_ids == clean_lexical  # no orphans or gaps in the BM25 index
+    # the side collections match too: one multilingual vector per chunk, the same sentence vectors
+    crashed_side, clean_side = _side_ids(Settings(index_dir=crashed)), _side_ids(clean_settings)
+    assert crashed_side == clean_side and crashed_side[0] == clean_ids
+    assert {s.rsplit(":", 1)[0] for s in crashed_side[1]} == clean_ids
     # every stored file is complete: one content hash, all of its chunks
     assert all(f.complete for f in VectorStore(Settings(index_dir=crashed), "all-MiniLM-L6-v2").files().values())
 

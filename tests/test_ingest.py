@@ -182,3 +182,52 @@ def test_lexical_cache_matches_the_store_after_ingest(tmp_path, make_settings, e
     store = VectorStore(settings, embedder.name)
     rebuilt = LexicalIndex.build(store.iter_records())
     assert sorted(Assistant(settings, embedder=embedder).retriever.lexical().ids) == sorted(rebuilt.ids)
+
+
+def test_every_chunk_gets_a_multilingual_vector_and_its_sentences_vectors(tmp_path, make_settings, embedder):
+    from rag.spaces import sentence_id
+    from rag.text import sentence_spans
+
+    folder = write_corpus(tmp_path / "docs", {"ai-law.md": AI_LAW, "computers.md": SUPERCOMPUTER})
+    settings = make_settings()
+    Indexer(settings, embedder).run([str(folder)])
+    store = VectorStore(settings, embedder.name)
+    chunks = store.get([i for i, _, _ in store.iter_records(include_documents=False)])
+    assert store.multilingual.ids() == set(chunks)
+    wanted = [sentence_id(c.id, i) for c in chunks.values() for i in range(c.meta["n_sentences"])]
+    assert store.sentences.ids() == set(wanted)
+    stored = store.sentences.sentences(wanted)
+    assert stored.vectors.shape == (len(wanted), 512)
+    for chunk_id, start, end in zip(stored.chunk_ids, stored.starts, stored.ends):
+        chunk = chunks[chunk_id]
+        assert (start - chunk.start, end - chunk.start) in sentence_spans(chunk.text)
+    # a changed file replaces its side records too, and a removed one takes them along
+    (folder / "ai-law.md").write_text(AI_LAW.replace("January 2026", "February 2026"), encoding="utf-8")
+    (folder / "computers.md").unlink()
+    Indexer(settings, embedder).run([str(folder)])
+    store = VectorStore(settings, embedder.name)
+    remaining = {i for i, _, _ in store.iter_records(include_documents=False)}
+    assert store.multilingual.ids() == remaining
+    assert {s.rsplit(":", 1)[0] for s in store.sentences.ids()} == remaining
+
+
+def test_leftovers_of_an_interrupted_run_are_swept_and_missing_vectors_restored(tmp_path, make_settings, embedder):
+    import numpy as np
+
+    folder = write_corpus(tmp_path / "docs", {"ai-law.md": AI_LAW, "computers.md": SUPERCOMPUTER})
+    settings = make_settings()
+    Indexer(settings, embedder).run([str(folder)])
+    store = VectorStore(settings, embedder.name)
+    clean = (store.multilingual.ids(), store.sentences.ids())
+    # What a kill -9 can leave: side records of a chunk that never landed, a chunk whose side records are gone.
+    vector = np.ones((1, 512), dtype=np.float32) / np.sqrt(512)
+    store.multilingual.upsert(["ghost"], vector, [{"chunk_id": "ghost", "source": "docs/x.md"}])
+    store.sentences.upsert(["ghost:0"], vector, [{"chunk_id": "ghost", "source": "docs/x.md", "start": 0, "end": 5}])
+    victim = next(iter(_ids_for(settings, "docs/computers.md")))
+    store.multilingual.delete([victim])
+    store.bump_generation(writing=True)
+    assert store.interrupted()
+    report = Indexer(settings, embedder).run([str(folder)])
+    store = VectorStore(settings, embedder.name)
+    assert (store.multilingual.ids(), store.sentences.ids()) == clean
+    assert report.updated == ["docs/computers.md"] and not store.interrupted()

@@ -1,0 +1,115 @@
+"""Embedding chunks into every vector space and writing them in the order that keeps the index crash-safe.
+
+Per chunk: the English model's vector (main collection, with text and metadata), the multilingual model's
+vector (`-ml`), and one multilingual vector per sentence (`-sentences`). Side records are written before the
+chunk that owns them and deleted before it, so the main collection (the manifest) never lists a chunk whose
+new vectors are missing; leftovers of an interrupted run are swept by `reconcile`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.embedder import Embedder
+from rag.spaces import sentence_id
+from rag.store import VectorStore
+from rag.text import sentence_spans
+from rag.types import Chunk
+
+log = logging.getLogger(__name__)
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What a chunk is embedded as: its title line gives it context (which document, which topic)."""
+    return f"{chunk.title}\n{chunk.text}" if chunk.title and not chunk.text.lstrip("# ").startswith(chunk.title) else chunk.text
+
+
+def _facets(chunk: Chunk) -> dict[str, str]:
+    """The metadata side records carry: their chunk, and what retrieval filters on."""
+    meta = {"chunk_id": chunk.id, "source": chunk.source}
+    if chunk.meta.get("language"):
+        meta["language"] = str(chunk.meta["language"])
+    return meta
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """A batch of chunks with their vectors in both spaces and their sentences' vectors."""
+
+    chunks: tuple[Chunk, ...]
+    dense: np.ndarray
+    multilingual: np.ndarray
+    sentence_ids: tuple[str, ...]
+    sentence_meta: tuple[dict[str, object], ...]
+    sentence_vectors: np.ndarray
+    sentence_owner: tuple[int, ...]  # index into `chunks` of each sentence's chunk
+
+
+def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, multilingual: Embedder) -> Embedded:
+    """One model call per space for the whole batch; a sentence repeated in overlapping chunks is embedded once."""
+    texts = [embedding_text(c) for c in chunks]
+    ids: list[str] = []
+    meta: list[dict[str, object]] = []
+    owner: list[int] = []
+    sentences: list[str] = []
+    for n, chunk in enumerate(chunks):
+        for i, (a, b) in enumerate(sentence_spans(chunk.text)):
+            ids.append(sentence_id(chunk.id, i))
+            meta.append({**_facets(chunk), "start": chunk.start + a, "end": chunk.start + b})
+            owner.append(n)
+            sentences.append(chunk.text[a:b])
+    unique = list(dict.fromkeys(sentences))
+    unique_vectors = multilingual.embed_documents(unique)
+    row = {text: i for i, text in enumerate(unique)}
+    sentence_vectors = unique_vectors[[row[s] for s in sentences]] if sentences else np.zeros((0, 0), dtype=np.float32)
+    return Embedded(
+        tuple(chunks),
+        embedder.embed_documents(texts) if texts else np.zeros((0, 0), dtype=np.float32),
+        multilingual.embed_documents(texts) if texts else np.zeros((0, 0), dtype=np.float32),
+        tuple(ids),
+        tuple(meta),
+        sentence_vectors,
+        tuple(owner),
+    )
+
+
+def write(store: VectorStore, batch: Embedded, first: int, last: int) -> None:
+    """Write chunks[first:last] of the batch: their side records first, then the chunks themselves."""
+    chunks = batch.chunks[first:last]
+    if not chunks:
+        return
+    rows = [i for i, n in enumerate(batch.sentence_owner) if first <= n < last]
+    if rows:
+        store.sentences.upsert(
+            [batch.sentence_ids[i] for i in rows], batch.sentence_vectors[rows], [batch.sentence_meta[i] for i in rows]
+        )
+    store.multilingual.upsert([c.id for c in chunks], batch.multilingual[first:last], [_facets(c) for c in chunks])
+    store.upsert(chunks, batch.dense[first:last])
+
+
+def delete(store: VectorStore, chunk_ids: Sequence[str]) -> None:
+    """Remove chunks: their side records first, then the chunks (the manifest) last."""
+    if not chunk_ids:
+        return
+    store.sentences.delete_chunks(chunk_ids)
+    store.multilingual.delete(chunk_ids)
+    store.delete(chunk_ids)
+
+
+def reconcile(store: VectorStore, chunk_ids: set[str]) -> set[str]:
+    """After an interrupted run: delete side records whose chunk is gone; return chunks missing side records."""
+    ml_ids = store.multilingual.ids()
+    sentence_chunks: dict[str, list[str]] = {}
+    for i in store.sentences.ids():
+        sentence_chunks.setdefault(i.rsplit(":", 1)[0], []).append(i)
+    orphans = [i for i in ml_ids if i not in chunk_ids]
+    orphan_sentences = [s for c, ids in sentence_chunks.items() if c not in chunk_ids for s in ids]
+    if orphans or orphan_sentences:
+        log.info("removing %d multilingual and %d sentence vectors left by an interrupted ingest", len(orphans), len(orphan_sentences))
+        store.multilingual.delete(orphans)
+        store.sentences.delete(orphan_sentences)
+    return {i for i in chunk_ids if i not in ml_ids or i not in sentence_chunks}
