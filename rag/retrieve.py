@@ -1,4 +1,13 @@
-"""Hybrid retrieval: dense (Chroma) and BM25 candidates fused by weighted reciprocal rank."""
+"""Hybrid retrieval: four candidate lists fused into one ranking of passages.
+
+- `dense`: the English model's chunk vectors (Chroma);
+- `multilingual`: the multilingual model's chunk vectors (a German question finds an English passage);
+- `sentences`: the multilingual model's sentence vectors, each chunk scored by its best sentence;
+- `lexical`: BM25 over the chunks' words.
+
+Fusion is convex (weighted sum of per-query scaled scores, the default) or reciprocal-rank (see `rag.fusion`);
+a list whose weight is 0 is not queried.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +17,23 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
-from .embedder import Embedder
 from .errors import InvalidQuestion
+from .fusion import convex, ranked, rrf
 from .lexical import LexicalIndex, cache_key
+from .query import Query, QueryEncoder
 from .settings import Settings
+from .spaces import chunk_of
 from .store import VectorStore
-from .types import Chunk, Passage
+from .types import Passage
 
 log = logging.getLogger(__name__)
 
 FILTER_KEYS = ("source", "language")
 _REFRESH_SECONDS = 1.0
+# Sentences asked for per wanted chunk: chunks have ~7 sentences, and the best few of a chunk tend to come
+# together, so 3 per chunk reach about as many distinct chunks as the other lists.
+_SENTENCES_PER_CHUNK = 3
+_SPARE = 3
 
 
 def check_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -47,42 +60,12 @@ def chroma_where(filters: Mapping[str, Any]) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def rrf_fusion(dense: list[str], lexical: list[str], rrf_k: float, dense_weight: float, lexical_weight: float) -> dict[str, float]:
-    """Weighted reciprocal rank fusion of two ranked id lists."""
-    fused: dict[str, float] = {}
-    for rank, chunk_id in enumerate(dense, 1):
-        fused[chunk_id] = fused.get(chunk_id, 0.0) + dense_weight / (rrf_k + rank)
-    for rank, chunk_id in enumerate(lexical, 1):
-        fused[chunk_id] = fused.get(chunk_id, 0.0) + lexical_weight / (rrf_k + rank)
-    return fused
-
-
-def convex_fusion(
-    dense: Mapping[str, float], lexical: Mapping[str, float], dense_weight: float, lexical_weight: float
-) -> dict[str, float]:
-    """Weighted sum of scores scaled per query to [0, 1]: cosine from its floor (-1) to the best, BM25 from 0.
-
-    A chunk missing from one list gets that list's lowest scaled value: it scored at most the last candidate.
-    Scores rather than ranks count, so a hit far ahead of the rest weighs more than one that barely leads.
-    """
-
-    def scale(scores: Mapping[str, float], floor: float) -> dict[str, float]:
-        if not scores:
-            return {}
-        span = max(scores.values()) - floor
-        return {i: (v - floor) / span if span > 0 else 1.0 for i, v in scores.items()}
-
-    d, lex = scale(dense, -1.0), scale(lexical, 0.0)
-    d_low, l_low = min(d.values(), default=0.0), min(lex.values(), default=0.0)
-    return {i: dense_weight * d.get(i, d_low) + lexical_weight * lex.get(i, l_low) for i in d.keys() | lex.keys()}
-
-
 class HybridRetriever:
     """Dense + BM25 retrieval over one store; the BM25 side follows the store's generation marker."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, store: VectorStore) -> None:
+    def __init__(self, settings: Settings, encoder: QueryEncoder, store: VectorStore) -> None:
         self._settings = settings
-        self._embedder = embedder
+        self._encoder = encoder
         self._store = store
         self._lexical: LexicalIndex | None = None
         self._generation = ""
@@ -121,45 +104,75 @@ class HybridRetriever:
         return index
 
     # --- retrieval -------------------------------------------------------------------------------------------
-    def retrieve(
-        self,
-        query: str,
-        k: int | None = None,
-        filters: Mapping[str, Any] | None = None,
-        query_embedding: np.ndarray | None = None,
-    ) -> list[Passage]:
+    def weights(self, cross: bool = False) -> dict[str, float]:
+        """Each list's weight for passages in the question's language (or, `cross`, in another one)."""
+        s = self._settings
+        if cross:
+            return {"dense": s.cross_dense_weight, "multilingual": s.cross_multilingual_weight,
+                    "sentences": s.cross_sentence_weight, "lexical": s.cross_lexical_weight}
+        return {"dense": s.dense_weight, "multilingual": s.multilingual_weight, "sentences": s.sentence_weight, "lexical": s.lexical_weight}
+
+    def retrieve(self, query: str | Query, k: int | None = None, filters: Mapping[str, Any] | None = None) -> list[Passage]:
+        """The top `k` passages; `query` is a question or a `Query` already encoded (then nothing is embedded)."""
         k = k or self._settings.top_k
         clean = check_filters(filters)
-        n = max(self._settings.candidates, k)
-        if query_embedding is None:
-            query_embedding = self._embedder.embed_query(query)
-        dense = self._store.query(query_embedding, n, chroma_where(clean)) if self._settings.dense_weight > 0 else []
-        lexical = self.lexical().search(query, n, clean) if self._settings.lexical_weight > 0 else []
-        return self._fuse(dense, lexical, k)
+        if isinstance(query, str):
+            query = self._encoder.encode(query)
+        lists, cross = self.candidates(query, max(self._settings.candidates, k), clean)
+        return self._fuse(lists, k, cross)
 
-    def _fuse(self, dense: list[tuple[Chunk, float]], lexical: list[tuple[str, float]], k: int) -> list[Passage]:
+    def candidates(
+        self, query: Query, n: int, filters: Mapping[str, Any] | None = None
+    ) -> tuple[dict[str, dict[str, float]], set[str]]:
+        """({list name: {chunk id: score}}, the ids of chunks in another language than the question) for `n`
+        candidates per list. Lists come as ids and scores only; `_fuse` fetches the chunks it keeps."""
+        same, other = self.weights(), self.weights(cross=True)
+        wanted = {name for name in same if same[name] > 0 or other[name] > 0}
+        where = chroma_where(filters or {})
+        lexical = self.lexical()  # also notices another process's writes and reloads the vectors
+        lists: dict[str, dict[str, float]] = {}
+        if "dense" in wanted:
+            lists["dense"] = dict(self._store.nearest(query.dense, n, where))
+        if "multilingual" in wanted:
+            lists["multilingual"] = dict(self._store.multilingual.nearest(query.multilingual, n, where))
+        if "sentences" in wanted:
+            # Sentences of one chunk crowd each other out: ask for a few per chunk, keep each chunk's best.
+            best: dict[str, float] = {}
+            for sentence, sim in self._store.sentences.nearest(query.multilingual, n * _SENTENCES_PER_CHUNK, where):
+                chunk_id = chunk_of(sentence)
+                if sim > best.get(chunk_id, -2.0):
+                    best[chunk_id] = sim
+            lists["sentences"] = best
+        if "lexical" in wanted:
+            lists["lexical"] = dict(lexical.search(query.text, n, filters or {}, query.language))
+        ids = set().union(*(scores.keys() for scores in lists.values())) if lists else set()
+        cross = {i for i in ids if query.language and lexical.language(i) not in ("", query.language)}
+        return lists, cross
+
+    def _fuse(self, lists: Mapping[str, Mapping[str, float]], k: int, cross: set[str] | None = None) -> list[Passage]:
         s = self._settings
-        chunks = {chunk.id: chunk for chunk, _ in dense}
-        dense_scores = {chunk.id: similarity for chunk, similarity in dense}
-        lexical_scores = dict(lexical)
+        weights, cross_weights = self.weights(), self.weights(cross=True)
         if s.fusion == "convex":
-            fused = convex_fusion(dense_scores, lexical_scores, s.dense_weight, s.lexical_weight)
+            fused = convex(lists, weights, cross_weights=cross_weights, cross=cross or ())
         else:
-            fused = rrf_fusion([c.id for c, _ in dense], [i for i, _ in lexical], s.rrf_k, s.dense_weight, s.lexical_weight)
-        best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-        missing = [i for i in best if i not in chunks]
-        chunks.update(self._store.get(missing))
-        passages = []
+            fused = rrf({name: list(scores) for name, scores in lists.items()}, weights, s.rrf_k)  # dicts keep rank order
+        # A few more than k: an id another process deleted since our vectors loaded is left out by `get`.
+        best = ranked(fused)[: k + _SPARE]
+        chunks = self._store.get(best)
+        passages: list[Passage] = []
         for chunk_id in best:
-            if chunk_id not in chunks:  # deleted by a concurrent ingest between the two lookups
+            if chunk_id not in chunks:  # deleted by a concurrent ingest
                 continue
+            if len(passages) == k:
+                break
             passages.append(
                 Passage(
                     chunk=chunks[chunk_id],
                     score=fused[chunk_id],
                     rank=len(passages) + 1,
-                    dense_score=dense_scores.get(chunk_id),
-                    lexical_score=lexical_scores.get(chunk_id),
+                    dense_score=lists.get("dense", {}).get(chunk_id),
+                    lexical_score=lists.get("lexical", {}).get(chunk_id),
+                    scores={name: scores[chunk_id] for name, scores in lists.items() if chunk_id in scores},
                 )
             )
         return passages

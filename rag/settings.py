@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         description="CPU threads per model call. Servers default to 1: a single question gains nothing from more, "
         "and on a busy machine several threads per call make one question up to 10x slower; ingest uses torch's default.",
     )
+    multilingual_model: Literal["use", "e5"] = Field(
+        "use",
+        description="The multilingual model beside the English one (cross-lingual retrieval and answer scoring): "
+        "use = Universal Sentence Encoder multilingual v3 (fast), e5 = multilingual-e5-small 4-bit (slower).",
+    )
     query_prefix: str = Field("", description="Prepended to questions, e.g. 'query: ' for e5 models.")
     passage_prefix: str = Field("", description="Prepended to passages, e.g. 'passage: ' for e5 models.")
 
@@ -49,9 +54,16 @@ class Settings(BaseSettings):
         "convex", description="convex: weighted sum of per-query normalised scores; rrf: weighted reciprocal rank."
     )
     rrf_k: float = Field(60.0, gt=0, description="The k of reciprocal rank fusion (fusion=rrf).")
-    # Tuned on the SciFact train split (bench/tune_fusion.py): convex 0.85/0.15 beat every RRF setting there.
-    dense_weight: float = Field(0.85, ge=0)
-    lexical_weight: float = Field(0.15, ge=0)
+    # Tuned on the SciFact train split and the XQuAD training articles (bench/tune_fusion.py): one weighting for
+    # passages in the question's language, one for passages in another language.
+    dense_weight: float = Field(0.5, ge=0, description="The English model's chunk vectors.")
+    lexical_weight: float = Field(0.1, ge=0, description="BM25.")
+    multilingual_weight: float = Field(0.3, ge=0, description="The multilingual model's chunk vectors.")
+    sentence_weight: float = Field(0.1, ge=0, description="The multilingual model's best sentence of each chunk.")
+    cross_dense_weight: float = Field(0.1, ge=0, description="The same four for passages in another language than the question.")
+    cross_lexical_weight: float = Field(0.1, ge=0)
+    cross_multilingual_weight: float = Field(0.4, ge=0)
+    cross_sentence_weight: float = Field(0.4, ge=0)
 
     # Answering.
     generator: Literal["extractive", "openai", "ollama", "local"] = Field(
@@ -60,15 +72,11 @@ class Settings(BaseSettings):
         "ollama: the OpenAI-compatible API of a local Ollama. local: a GGUF file in process (llama-cpp-python).",
     )
     max_answer_sentences: int = Field(3, ge=1, le=10)
-    answer_candidates: int = Field(
-        5, ge=1, le=100, description="Sentences embedded and scored per question (the costly step of answering)."
+    scorer_path: Path | None = Field(
+        None, description="Sentence scorer weights (JSON from bench/train_scorer.py); default: the one shipped in rag/answering/."
     )
-    min_coverage: float = Field(0.0, ge=0, le=1, description="Share of the question's IDF weight the best sentence must cover.")
-    refusal_threshold: float = Field(
-        0.76, ge=-1, le=2, description="Minimum support score (see rag.answer) of the best sentence for a grounded answer."
-    )
-    refusal_threshold_de: float = Field(
-        0.60, ge=-1, le=2, description="The same for German questions (the English model scores German text lower)."
+    refusal_threshold: float | None = Field(
+        None, ge=0, le=1, description="Least P(the passages answer the question) for an answer; default: the scorer file's calibrated one."
     )
     max_question_chars: int = Field(4000, ge=10)
 

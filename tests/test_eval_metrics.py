@@ -110,7 +110,8 @@ def test_rrf_matches_the_product_retriever(embedder) -> None:  # type: ignore[no
         retriever = HybridRetriever(settings, embedder, Store())  # type: ignore[arg-type]
         dense = [(i, 1.0) for i in rng.sample(ids, 30)]
         lexical = [(i, 1.0) for i in rng.sample(ids, 30)]
-        product = [p.chunk.id for p in retriever._fuse([(chunk(i), s) for i, s in dense], lexical, 40)]
+        lists = {"dense": dict(dense), "lexical": dict(lexical)}
+        product = [p.chunk.id for p in retriever._fuse(lists, 40)]
         assert [i for i, _ in rrf(dense, lexical, rrf_k, 1.0, wl)][:40] == product
 
 
@@ -150,7 +151,7 @@ def test_convex_replay_matches_the_product_retriever(embedder) -> None:  # type:
 
     settings = Settings(fusion="convex", dense_weight=0.8, lexical_weight=0.2)
     retriever = HybridRetriever(settings, embedder, Store())  # type: ignore[arg-type]
-    passages = retriever._fuse([(chunk(i), s) for i, s in dense], lexical, 10)
+    passages = retriever._fuse({"dense": dict(dense), "lexical": dict(lexical)}, 10)
     expected = fuse(dense, lexical, "convex", dense_weight=0.8, lexical_weight=0.2)[:10]
     assert [(p.chunk.id, p.rank) for p in passages] == [(i, n) for n, (i, _) in enumerate(expected, 1)]
     assert [p.score for p in passages] == pytest.approx([s for _, s in expected])

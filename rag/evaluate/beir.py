@@ -3,9 +3,9 @@
     from rag.evaluate.beir import evaluate_beir
     report = evaluate_beir("../shared/bench/scifact", Settings(), split="test")
 
-The corpus is chunked, embedded and stored by the product's `Indexer` pieces into an index of its own under
+The corpus is chunked, embedded and stored by ingest's public `index_documents` into an index of its own under
 the evaluation cache (`RAG_EVAL_CACHE_DIR`, else `$XDG_CACHE_HOME/kz-ai-rag/eval`, else
-`~/.cache/kz-ai-rag/eval`), keyed by the corpus bytes, the embedding model and the chunking settings: a second
+`~/.cache/kz-ai-rag/eval`), keyed by the corpus bytes, the embedding models and the chunking settings: a second
 run (or a run with other fusion settings) reuses it without embedding anything.
 
 Every query of the split goes through `HybridRetriever.retrieve` exactly as a question would, taking
@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -31,17 +30,16 @@ from typing import Any
 
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.errors import ConfigError, EmptyIndex
-from rag.lexical import LexicalIndex, cache_key
+from rag.multilingual import build_multilingual
 from rag.settings import Settings
 from rag.store import VectorStore
-from rag.types import Chunk, Document, Passage
+from rag.types import Document, Passage
 
 from .metrics import evaluate, per_query, percentile
 
 log = logging.getLogger(__name__)
 
 EVAL_COLLECTION = "beir_eval"
-INGEST_BATCH_CHUNKS = 256
 DEFAULT_DEPTH = 300
 MARKER = "eval-index.json"
 
@@ -154,103 +152,49 @@ def ensure_index(
     embedder: Embedder,
     cache_dir: str | Path | None = None,
     progress: bool = False,
+    multilingual: Embedder | None = None,
 ) -> IndexInfo:
-    """The data set's index, built on first use and reused while the corpus, model and chunking are the same."""
-    from ingest.index import lock_index
+    """The data set's index, built on first use and reused while the corpus, models and chunking are the same.
 
+    Built by ingest's public `index_documents`, so the evaluation measures exactly what ingest stores."""
+    from ingest import index_documents
+
+    multilingual = multilingual or build_multilingual(settings)
     root = Path(cache_dir) if cache_dir else default_cache_dir()
-    target = eval_settings(settings, root / index_key(data, settings, embedder.name))
-    lock = lock_index(target, wait_seconds=3600)
-    try:
-        cached = _cached(target, embedder)
-        if cached is not None:
-            return cached
-        return _build(data, target, embedder, progress)
-    finally:
-        lock.release()
-
-
-def _cached(settings: Settings, embedder: Embedder) -> IndexInfo | None:
-    marker = settings.index_dir / MARKER
-    try:
-        info = json.loads(marker.read_text())
-        store = VectorStore(settings, embedder.name)
-        if store.count() != info["chunks"]:
-            log.warning("cached index %s has %d chunks, expected %d: rebuilding", settings.index_dir, store.count(), info["chunks"])
-            return None
-    except (OSError, ValueError, KeyError, EmptyIndex):
-        return None
-    return IndexInfo(settings, int(info["documents"]), int(info["chunks"]), float(info["ingest_seconds"]), cached=True)
-
-
-def _build(data: BeirData, settings: Settings, embedder: Embedder, progress: bool) -> IndexInfo:
-    from tqdm import tqdm
-
-    from ingest.index import content_hash
-
-    for part in ("chroma", "lexical", MARKER):
-        path = settings.index_dir / part
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
-    started = time.perf_counter()
-    store = VectorStore(settings, embedder.name, create=True)
+    target = eval_settings(settings, root / index_key(data, settings, f"{embedder.name}+{multilingual.name}"))
+    cached = _cached(target, embedder, multilingual)
+    if cached is not None:
+        return cached
     documents = [Document(source=doc_id, title=title, text=text) for doc_id, (title, text) in data.corpus.items() if text.strip()]
-    bar = tqdm(total=len(documents), unit="doc", desc=f"indexing {data.name}", file=sys.stderr, disable=not progress, dynamic_ncols=True)
-    pending: list[Chunk] = []
-    chunks = 0
-    for n, document in enumerate(documents, 1):
-        digest = content_hash(json.dumps([document.title, document.text]).encode(), settings)
-        pending.extend(chunk_for_index(document, digest, settings, embedder))
-        if len(pending) >= INGEST_BATCH_CHUNKS or n == len(documents):
-            embed_and_store(store, pending, embedder)
-            chunks += len(pending)
-            bar.set_postfix(chunks=chunks, per_s=f"{chunks / (time.perf_counter() - started):.1f}", refresh=False)
-            bar.update(n - bar.n)
-            pending = []
-    bar.close()
-    generation = store.bump_generation()
-    LexicalIndex.build(store.iter_records()).save(
-        settings.index_dir / "lexical" / settings.collection, cache_key(store.location, settings.collection, generation)
-    )
-    seconds = time.perf_counter() - started
+    report = index_documents(documents, target, embedder, multilingual, rebuild=True, progress=progress)
+    chunks = report.chunks_added
     info = {
         "dataset": data.name,
         "documents": len(documents),
         "chunks": chunks,
-        "ingest_seconds": seconds,
+        "ingest_seconds": report.seconds,
         "model": embedder.name,
+        "multilingual_model": multilingual.name,
         "chunk_words": settings.chunk_words,
         "chunk_overlap_words": settings.chunk_overlap_words,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    (settings.index_dir / MARKER).write_text(json.dumps(info, indent=1))
-    log.info("indexed %d documents, %d chunks in %.1fs", len(documents), chunks, seconds)
-    return IndexInfo(settings, len(documents), chunks, seconds, cached=False)
+    (target.index_dir / MARKER).write_text(json.dumps(info, indent=1))
+    log.info("indexed %d documents, %d chunks in %.1fs", len(documents), chunks, report.seconds)
+    return IndexInfo(target, len(documents), chunks, report.seconds, cached=False)
 
 
-def chunk_for_index(document: Document, digest: str, settings: Settings, embedder: Embedder) -> list[Chunk]:
-    """Chunks of a prebuilt document exactly as `Indexer` makes them (word and model-token limits)."""
-    from ingest.chunk import chunk_document
-
-    counter = getattr(embedder, "count_tokens", None)
-    budget = embedder.passage_token_budget(document.title) if counter else 0  # type: ignore[attr-defined]
-    return chunk_document(document, digest, settings.chunk_words, settings.chunk_overlap_words, budget, counter)
-
-
-def embedding_text(chunk: Chunk) -> str:
-    """What the indexer embeds for a chunk (its title line, then its text)."""
+def _cached(settings: Settings, embedder: Embedder, multilingual: Embedder) -> IndexInfo | None:
+    marker = settings.index_dir / MARKER
     try:
-        from ingest.index import _embedding_text
-    except ImportError:  # pragma: no cover - the indexer renamed it; same rule
-        return f"{chunk.title}\n{chunk.text}" if chunk.title and not chunk.text.lstrip("# ").startswith(chunk.title) else chunk.text
-    return _embedding_text(chunk)
-
-
-def embed_and_store(store: VectorStore, chunks: Sequence[Chunk], embedder: Embedder) -> None:
-    if chunks:
-        store.upsert(chunks, embedder.embed_documents([embedding_text(c) for c in chunks]))
+        info = json.loads(marker.read_text())
+        store = VectorStore(settings, embedder.name, multilingual.name)
+        if store.count() != info["chunks"]:
+            log.warning("cached index %s has %d chunks, expected %d: rebuilding", settings.index_dir, store.count(), info["chunks"])
+            return None
+    except (OSError, ValueError, KeyError, EmptyIndex, ConfigError):
+        return None
+    return IndexInfo(settings, int(info["documents"]), int(info["chunks"]), float(info["ingest_seconds"]), cached=True)
 
 
 # --- running the queries --------------------------------------------------------------------------------------
@@ -281,12 +225,12 @@ def run_queries(assistant, queries: dict[str, str], depth: int = DEFAULT_DEPTH, 
     for qid, question in tqdm(queries.items(), unit="q", desc="queries", file=sys.stderr, disable=not progress, dynamic_ncols=True):
         text = clean_question(question, settings.max_question_chars)
         started = time.perf_counter()
-        vector = assistant.embedder.embed_query(text)
-        passages = retriever.retrieve(text, settings.candidates, None, query_embedding=vector)
+        query = assistant.encoder.encode(text)
+        passages = retriever.retrieve(query, settings.candidates)
         run.latencies_ms.append((time.perf_counter() - started) * 1000)
         run.top[qid] = documents_ranked(passages)
         if depth > settings.candidates:
-            passages = retriever.retrieve(text, depth, None, query_embedding=vector)
+            passages = retriever.retrieve(query, depth)
         run.deep[qid] = documents_ranked(passages)
     return run
 
@@ -305,6 +249,7 @@ def evaluate_beir(
     k: int = 10,
     depth: int = DEFAULT_DEPTH,
     embedder: Embedder | None = None,
+    multilingual: Embedder | None = None,
     cache_dir: str | Path | None = None,
     limit: int | None = None,
     progress: bool = False,
@@ -319,14 +264,15 @@ def evaluate_beir(
 
     settings = settings or Settings()
     embedder = embedder or SentenceTransformerEmbedder(settings)
+    multilingual = multilingual or build_multilingual(settings)
     data = load_beir(root, split)
-    index = ensure_index(data, settings, embedder, cache_dir, progress)
+    index = ensure_index(data, settings, embedder, cache_dir, progress, multilingual)
     queries = data.split_queries
     if limit:
         queries = dict(list(queries.items())[:limit])
     qrels = {q: data.qrels[q] for q in queries}
     run_settings = index.settings.model_copy(update={"fusion": fusion}) if fusion else index.settings
-    assistant = Assistant(run_settings, embedder=embedder)
+    assistant = Assistant(run_settings, embedder=embedder, multilingual=multilingual)
     run = run_queries(assistant, queries, depth, progress)
     report: dict[str, Any] = {
         "dataset": data.name,
@@ -349,6 +295,9 @@ def evaluate_beir(
             "rrf_k": settings.rrf_k,
             "dense_weight": settings.dense_weight,
             "lexical_weight": settings.lexical_weight,
+            "multilingual_weight": settings.multilingual_weight,
+            "sentence_weight": settings.sentence_weight,
+            "multilingual_model": multilingual.name,
         },
         "index_dir": str(index.settings.index_dir),
     }
