@@ -31,8 +31,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from rag import Assistant, Settings
+    from rag.answering.drafts import split_draft
     from rag.embedder import SentenceTransformerEmbedder
-    from rag.verify import split_draft
 
     base = Settings()
     embedder = SentenceTransformerEmbedder(base)

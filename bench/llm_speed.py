@@ -19,7 +19,7 @@ import common  # noqa: F401  (sys.path and offline settings)
 
 
 def prompt_messages(question: str) -> list[dict[str, str]]:
-    from rag.llm import answer_messages
+    from rag.answering.prompts import answer_messages
     from rag.settings import Settings
     from rag.types import Chunk, Passage
 
@@ -47,7 +47,7 @@ def main() -> int:
     import llama_cpp
     from llama_cpp import Llama
 
-    from rag.llm import default_model_path
+    from rag.answering.backends import default_model_path
 
     path = args.model or str(default_model_path())
     threads = args.threads or os.cpu_count() or 1

@@ -21,14 +21,16 @@ EXTRA_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], 
 
 
 def _print_answer(answer) -> None:  # type: ignore[no-untyped-def]
+    from .answering.messages import text
+
     print(answer.text)
     if answer.citations:
-        print("\nSources:")
+        print(f"\n{text('sources', answer.language)}:")
         for c in answer.citations:
             where = f", p. {c.page}" if c.page else ""
             print(f"  [{c.n}] {c.title} ({c.source}{where}, chars {c.start}-{c.end})" + (f"\n      {c.url}" if c.url else ""))
     elif answer.related:
-        print("\nClosest passages (related, but not an answer):")
+        print(f"\n{text('related_head', answer.language)}:")
         for p in answer.related:
             print(f"  - {p.title} ({p.source}): {p.text[:160].strip()}…")
     for note in answer.notes:
@@ -39,7 +41,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .assistant import Assistant
     from .embedder import use_serving_threads
 
-    use_serving_threads(settings)
+    settings = use_serving_threads(settings)
     assistant = Assistant(settings)
     filters = {k: v for k, v in (("language", args.language), ("source", args.source)) if v}
     questions = [" ".join(args.question)] if args.question else None

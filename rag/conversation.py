@@ -10,10 +10,11 @@ from .types import Turn
 
 _ANAPHORA = re.compile(
     r"\b(it|its|this|that|these|those|they|them|their|he|she|his|her|there|then|same|"
-    r"es|sie|er|dies|diese|dieser|dieses|das|dort|damals|ihr|ihre|sein|seine)\b",
+    r"es|sie|er|dies|diese|dieser|dieses|das|dort|damals|ihr|ihre|sein|seine|"
+    r"он|она|оно|они|его|её|ее|их|это|этот|эта|эти|там|тогда)\b",
     re.IGNORECASE,
 )
-_CONTINUATION = re.compile(r"^\s*(and|but|also|what about|how about|und|aber|auch|was ist mit)\b", re.IGNORECASE)
+_CONTINUATION = re.compile(r"^\s*(and|but|also|what about|how about|und|aber|auch|was ist mit|и|а|но|также|а как же)\b", re.IGNORECASE)
 _SHORT_TERMS = 2
 
 

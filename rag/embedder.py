@@ -44,11 +44,14 @@ def resolve_model_path(model: str) -> tuple[str, str]:
     return model, model
 
 
-def use_serving_threads(settings: Settings) -> None:
-    """Set torch's CPU threads for a process that answers questions (see `Settings.torch_threads`)."""
+def use_serving_threads(settings: Settings) -> Settings:
+    """Settings for a process that answers questions: torch's CPU threads set (see `Settings.torch_threads`),
+    and the same count in the returned settings, for the multilingual model's numpy threads."""
     import torch
 
-    torch.set_num_threads(settings.torch_threads or 1)
+    threads = settings.torch_threads or 1
+    torch.set_num_threads(threads)
+    return settings.model_copy(update={"torch_threads": threads})
 
 
 def _device(setting: str) -> str:

@@ -15,9 +15,11 @@ from pydantic import SecretStr
 
 from ingest.load import load_bytes
 from rag import Answer, Assistant, Settings
+from rag.answering.backends import default_model_path, failure_note
+from rag.answering.drafts import facts_of, is_instruction, parse_markers, split_draft
+from rag.answering.prompts import answer_messages, rewrite_messages, usable_rewrite
+from rag.answering.verify import UNVERIFIED, Verifier
 from rag.conversation import as_turns
-from rag.llm import answer_messages, default_model_path, failure_note, rewrite_messages, usable_rewrite
-from rag.verify import UNVERIFIED, Verifier, facts_of, is_instruction, parse_markers, split_draft
 
 from .servers import free_port, running
 
@@ -203,7 +205,7 @@ def scripted(small_index, embedder):
     def make(*replies: str, **overrides) -> Assistant:  # type: ignore[no-untyped-def]
         overrides.setdefault("generator", "openai")
         bot = Assistant(settings.model_copy(update=overrides), embedder=embedder)
-        bot._llm = FakeListChatModel(responses=list(replies))
+        bot.chat.set(FakeListChatModel(responses=list(replies)))
         return bot
 
     return make

@@ -84,7 +84,7 @@ def test_ask_uses_history_k_and_filters(client: TestClient) -> None:
     body = client.post(
         "/api/ask",
         json={
-            "question": "Was sagte Tokayev über KI?",
+            "question": "Was sagte Tokayev über künstliche Intelligenz?",
             "history": [[LAW_QUESTION, "signed on 17 November 2025 [1]"]],
             "k": 2,
             "filters": {"language": "de"},

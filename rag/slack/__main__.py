@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..assistant import Assistant
     from ..embedder import use_serving_threads
 
-    use_serving_threads(settings)
+    settings = use_serving_threads(settings)
 
     assistant = Assistant(settings)
     try:

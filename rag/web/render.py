@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
+from ..answering.messages import text as label
 from ..types import Answer, Chunk, Citation, Passage
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -81,9 +82,10 @@ def chat_message(answer: Answer, turn: int) -> str:
     """The final chat message: the answer with linked markers, and a short line when the engine declined."""
     body = answer_markdown(answer.text, turn, len(answer.citations))
     if not answer.grounded:
+        lang = answer.language
         return (
-            '<span class="kz-declined-badge">Not found in the documents</span>\n\n' + body + "\n\n"
-            f'<a class="kz-cite kz-related-link" href="#turn-{turn}">See the related passages →</a>'
+            f'<span class="kz-declined-badge">{esc(label("not_found", lang))}</span>\n\n' + body + "\n\n"
+            f'<a class="kz-cite kz-related-link" href="#turn-{turn}">{esc(label("see_related", lang))}</a>'
         )
     return body
 
@@ -201,17 +203,17 @@ def related_html(passage: Passage, turn: int, i: int, open_: bool = False) -> st
 def sources_section(answer: Answer, turn: int, *, latest: bool = True) -> str:
     """The sources panel's block for one answer (a `<details>` itself, open for the latest answer)."""
     question = esc(answer.question)
+    lang = answer.language
     if answer.grounded and answer.citations:
         count = len(answer.citations)
-        head = f"{count} source{'s' if count != 1 else ''}"
+        head = f"{count} source{'s' if count != 1 else ''}" if lang in ("", "en") else esc(label("source_count", lang).format(n=count))
         body = "".join(citation_html(c, turn, open_=latest and c.n == 1) for c in answer.citations)
     else:
-        head = "no answer found"
+        head = esc(label("no_answer", lang))
         related = "".join(related_html(p, turn, i, open_=latest and i == 1) for i, p in enumerate(answer.related, 1))
         body = (
-            '<div class="kz-declined"><strong>Not found in the documents.</strong> '
-            "The passages below are related, but not an answer.</div>"
-            + (f'<h4 class="kz-related-head">Related, but not an answer</h4>{related}' if related else "")
+            f'<div class="kz-declined"><strong>{esc(label("not_found", lang))}.</strong> {esc(label("related_note", lang))}</div>'
+            + (f'<h4 class="kz-related-head">{esc(label("related_head", lang))}</h4>{related}' if related else "")
         )
     body += "".join(f'<div class="kz-note">{esc(note)}</div>' for note in answer.notes)
     return (

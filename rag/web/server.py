@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: bad setting: {exc}", file=sys.stderr)
         return 2
-    use_serving_threads(settings)
+    settings = use_serving_threads(settings)
     assistant = Assistant(settings)
     try:
         stats = assistant.stats()

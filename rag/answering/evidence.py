@@ -1,0 +1,159 @@
+"""The evidence step: every sentence of the retrieved passages scored by the learned scorer, and one decision,
+"supported or not" (P(support) against the calibrated threshold), that every generator follows.
+
+Sentence vectors come from the index (computed once at ingest); only sentences the index lacks (an index
+written by an older version, or a chunk another process is replacing) are embedded here.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ..embedder import Embedder
+from ..lexical import LexicalIndex
+from ..query import Query
+from ..spaces import StoredSentences, sentence_id
+from ..text import is_heading, sentence_spans, word_count
+from ..types import Passage
+from .features import Span, feature_rows, question_facts
+from .scorer import SentenceScorer
+from .support import support_row
+
+log = logging.getLogger(__name__)
+
+MIN_WORDS = 4  # shorter pieces are labels or fragments, not statements to quote
+
+
+class SentenceSource(Protocol):
+    def sentences(self, ids: Sequence[str]) -> StoredSentences: ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage; `start`/`end` are offsets into the document text."""
+
+    passage: Passage
+    start: int
+    end: int
+    text: str
+    probability: float
+    features: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The scored sentences, most probable answer first, and the threshold an answer must reach."""
+
+    question: str
+    query: str
+    language: str
+    passages: tuple[Passage, ...]
+    candidates: tuple[Candidate, ...]
+    support: float  # P(the passages answer the question)
+    threshold: float
+    unknown_names: tuple[str, ...] = ()  # names and numbers of the question the corpus never mentions
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+    @property
+    def supported(self) -> bool:
+        """Whether the passages answer the question (P(support) reaches the calibrated threshold)."""
+        return self.best is not None and self.support >= self.threshold
+
+
+class EvidenceStep:
+    """Scores sentences with `scorer`; without one (while training it) every probability is 0."""
+
+    def __init__(self, scorer: SentenceScorer | None, multilingual: Embedder, threshold: float | None = None) -> None:
+        self.scorer = scorer
+        self._multilingual = multilingual
+        self.threshold = threshold if threshold is not None else (scorer.threshold if scorer else 1.0)
+
+    def gather(self, question: str, query: Query, passages: Sequence[Passage], lexical: LexicalIndex, sentences: SentenceSource) -> Evidence:
+        spans = self._spans(passages, sentences)
+        p_numeric = self.scorer.p_numeric(query.multilingual) if self.scorer else 0.5
+        facts = question_facts(query.text, query.language, lexical.idf, lexical.knows, p_numeric)
+        rows = feature_rows(
+            facts,
+            query.multilingual,
+            spans,
+            [f"{p.chunk.title}\n{p.chunk.text}" for p in passages],
+            [str(p.chunk.meta.get("language") or "") for p in passages],
+            _passage_scores(passages),
+            query.text,
+        )
+        probabilities = self.scorer.probabilities(rows) if self.scorer else np.zeros(len(spans), dtype=np.float32)
+        support = self.scorer.support_probability(support_row(rows, probabilities)) if self.scorer and len(rows) else 0.0
+        candidates = [
+            Candidate(passages[s.passage], s.start, s.end, s.text, float(p), tuple(float(x) for x in row))
+            for s, p, row in zip(spans, probabilities, rows)
+        ]
+        candidates.sort(key=lambda c: (-c.probability, c.passage.rank, c.start))
+        # "They do not mention X" is only fair when the documents are in the question's language.
+        languages = {str(p.chunk.meta.get("language") or "") for p in passages}
+        unknown = facts.unknown_names if not query.language or query.language in languages else ()
+        return Evidence(question, query.text, query.language, tuple(passages), tuple(candidates), support, self.threshold, unknown)
+
+    def _spans(self, passages: Sequence[Passage], source: SentenceSource) -> list[Span]:
+        """The quotable sentences of the passages (each once), with their stored or freshly made vectors."""
+        wanted = [sentence_id(p.chunk.id, i) for p in passages for i in range(int(p.chunk.meta.get("n_sentences") or 0))]
+        stored = source.sentences(wanted)
+        by_chunk: dict[str, list[tuple[int, int, int]]] = {}
+        for row, (chunk_id, start, end) in enumerate(zip(stored.chunk_ids, stored.starts, stored.ends)):
+            by_chunk.setdefault(chunk_id, []).append((start, end, row))
+        spans: list[Span] = []
+        missing: list[tuple[int, int, int, str]] = []  # (passage, start, end, text) to embed now
+        seen: set[tuple[str, int]] = set()
+        for n, passage in enumerate(passages):
+            chunk = passage.chunk
+            found = by_chunk.get(chunk.id)
+            if found is None:
+                found = [(chunk.start + a, chunk.start + b, -1) for a, b in sentence_spans(chunk.text)]
+            last = max(len(found) - 1, 1)
+            for i, (start, end, row) in enumerate(found):
+                text = chunk.text[start - chunk.start : end - chunk.start]
+                key = (chunk.source, start)
+                if key in seen or is_heading(text) or word_count(text) < MIN_WORDS:
+                    continue
+                seen.add(key)
+                if row < 0:
+                    missing.append((n, start, end, text))
+                    spans.append(Span(n, start, end, text, i / last, np.zeros(0, dtype=np.float32)))
+                else:
+                    spans.append(Span(n, start, end, text, i / last, stored.vectors[row]))
+        if missing:
+            log.info("embedding %d sentences the index lacks (re-ingest to store them)", len(missing))
+            vectors = iter(self._multilingual.embed_documents([m[3] for m in missing]))
+            spans = [s if s.vector.size else Span(s.passage, s.start, s.end, s.text, s.position, next(vectors)) for s in spans]
+        return spans
+
+
+def _passage_scores(passages: Sequence[Passage]) -> list[dict[str, float]]:
+    """Each passage's retrieval scores, comparable across questions: cosines as they are (a passage a list
+    missed gets that list's lowest), BM25 and the fused score relative to the best passage, 1/rank."""
+    out = []
+    lows = {
+        name: min((p.scores[name] for p in passages if name in p.scores), default=0.0) for name in ("dense", "multilingual")
+    }
+    top_lexical = max((p.scores.get("lexical", 0.0) for p in passages), default=0.0)
+    top_fused = max((p.score for p in passages), default=0.0)
+    for p in passages:
+        out.append(
+            {
+                "dense": p.scores.get("dense", lows["dense"]),
+                "multilingual": p.scores.get("multilingual", lows["multilingual"]),
+                "lexical": p.scores.get("lexical", 0.0) / top_lexical if top_lexical > 0 else 0.0,
+                "lexical_raw": math.log1p(p.scores.get("lexical", 0.0)),
+                "fused": p.score / top_fused if top_fused > 0 else 0.0,
+                "rank": 1.0 / max(p.rank, 1),
+            }
+        )
+    return out

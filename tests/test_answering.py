@@ -1,0 +1,203 @@
+"""Answering on a real small index: cross-lingual answers, the learned scorer and its file, the evidence step,
+and one contract every generator keeps."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from ingest.load import load_bytes
+from rag import Assistant, ConfigError
+from rag.answering import EvidenceStep, SentenceScorer
+from rag.answering.features import FEATURES, anchor_share, names_in, question_facts
+from rag.answering.scorer import DEFAULT_PATH
+from rag.answering.support import SUPPORT_FEATURES, support_row
+
+QUESTIONS = [
+    "When did the AI law take effect?",
+    "Wer hat das Gesetz über künstliche Intelligenz unterzeichnet?",
+    "Когда вступил в силу закон об искусственном интеллекте?",
+    "How large could the global AI market become by 2033?",
+    "Where was the national supercomputer launched?",
+    "What is the best recipe for lasagna?",
+    "Wie backe ich einen Apfelkuchen mit Zimt?",
+    "Кто выиграл чемпионат мира по футболу в 2022 году?",
+]
+
+
+def _document_text(corpus, source: str) -> str:
+    path = corpus / source.split("/", 1)[1]
+    return load_bytes(path, source, path.read_bytes()).text
+
+
+# --- cross-lingual answers ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "question, language, fact, source",
+    [
+        ("Wer hat das Gesetz über künstliche Intelligenz unterzeichnet?", "de", "President Tokayev signed", "ai-law.md"),
+        ("Кто подписал закон об искусственном интеллекте?", "ru", "President Tokayev signed", "ai-law.md"),
+        ("Wo wurde der nationale Supercomputer gestartet?", "de", "in Astana in July 2025", "supercomputer.md"),
+    ],
+)
+def test_a_question_in_another_language_quotes_the_english_document(assistant, question, language, fact, source):
+    answer = assistant.ask(question)
+    assert answer.grounded, answer.text
+    assert fact in answer.citations[0].quote and answer.citations[0].source.endswith(source)
+    assert answer.language == language
+
+
+def test_an_english_question_quotes_the_german_document(assistant):
+    answer = assistant.ask("How large could the global AI market become by 2033?")
+    assert answer.grounded, answer.text
+    assert "4,8 Billionen" in answer.text and answer.citations[0].source.endswith("tokayev-treffen.de.txt")
+
+
+@pytest.mark.parametrize(
+    "question, says",
+    [
+        ("What is the best recipe for lasagna?", "could not find"),
+        ("Wie backe ich einen Apfelkuchen mit Zimt?", "keine Antwort"),
+        ("Кто выиграл чемпионат мира по футболу в 2022 году?", "нет ответа"),
+    ],
+)
+def test_refusals_speak_the_askers_language(assistant, question, says):
+    answer = assistant.ask(question)
+    assert not answer.grounded and says in answer.text and not answer.citations
+
+
+# --- the evidence step ---------------------------------------------------------------------------------------------
+def test_sentence_vectors_come_from_the_index_not_from_the_model(small_index, embedder):
+    from rag.multilingual import UniversalSentenceEncoder
+
+    class Counting(UniversalSentenceEncoder):
+        documents = 0
+
+        def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+            Counting.documents += len(texts)
+            return super().embed_documents(texts)
+
+    settings, _ = small_index
+    bot = Assistant(settings, embedder=embedder, multilingual=Counting())
+    answer = bot.ask("When did the AI law take effect?")
+    assert answer.grounded and Counting.documents == 0  # only the question was embedded
+    assert answer.timings_ms["answer"] < 1000
+
+
+def test_evidence_lists_every_sentence_with_exact_offsets_and_features(assistant, small_index):
+    _, corpus = small_index
+    evidence = assistant.evidence("When did the AI law take effect?")
+    assert evidence.supported and evidence.best is not None and "January 2026" in evidence.best.text
+    probabilities = [c.probability for c in evidence.candidates]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert evidence.support >= evidence.threshold == assistant.scorer.threshold
+    for c in evidence.candidates:
+        assert _document_text(corpus, c.passage.source)[c.start : c.end] == c.text
+        assert len(c.features) == len(FEATURES)
+    assert len({(c.passage.source, c.start) for c in evidence.candidates}) == len(evidence.candidates)
+
+
+def test_question_facts_find_names_numbers_and_what_the_corpus_lacks(assistant):
+    lexical = assistant.retriever.lexical()
+    facts = question_facts("What is Uzbekistan's AI strategy for 2030?", "en", lexical.idf, lexical.knows, 0.5)
+    assert "Uzbekistan" in facts.unknown_names and "2030" in facts.unknown_names
+    assert facts.unknown > 0 and facts.unknown_anchor == 1.0
+    known = question_facts("What did Tokayev sign in 2025?", "en", lexical.idf, lexical.knows, 0.5)
+    assert known.unknown_names == () and known.names == ("Tokayev",)
+    assert names_in("Wer leitet das neue KI-Ministerium in Astana?") == ["KI-Ministerium", "Astana"]
+    assert anchor_share(known, "President Tokayev signed it on 17 November 2025.") == 1.0
+
+
+# --- the scorer file ---------------------------------------------------------------------------------------------
+def test_the_shipped_scorer_is_a_trained_calibrated_model():
+    scorer = SentenceScorer.load()
+    assert scorer.sentence.features == FEATURES and scorer.support.features == SUPPORT_FEATURES
+    assert 0 < scorer.threshold < 1
+    assert scorer.answer_type is not None and scorer.answer_type.coef.size == 512  # the answer-type model is trained too
+    assert scorer.info.get("cross_validated")  # written by bench/train_scorer.py with its figures
+    p = scorer.probabilities(np.zeros((3, len(FEATURES)), dtype=np.float32))
+    assert p.shape == (3,) and np.all((p > 0) & (p < 1))
+    assert 0 < scorer.p_numeric(np.ones(512) / np.sqrt(512)) < 1
+
+
+def test_a_retrained_scorer_file_is_loaded_and_used(small_index, embedder, tmp_path):
+    settings, _ = small_index
+    data = json.loads(DEFAULT_PATH.read_text())
+    support = data["support"]
+    support["coef"] = [0.0] * len(SUPPORT_FEATURES)
+    support["coef"][SUPPORT_FEATURES.index("top_coverage")] = 1.0
+    support["intercept"] = -1.0
+    data["threshold"] = 0.999  # this scorer never finds enough support
+    path = tmp_path / "retrained.json"
+    path.write_text(json.dumps(data))
+    bot = Assistant(settings.model_copy(update={"scorer_path": path}), embedder=embedder)
+    evidence = bot.evidence("When did the AI law take effect?")
+    rows = np.asarray([c.features for c in evidence.candidates])
+    row = support_row(rows, np.asarray([c.probability for c in evidence.candidates]))
+    i = SUPPORT_FEATURES.index("top_coverage")
+    z = (row[i] - support["mean"][i]) / support["scale"][i] - 1.0
+    assert evidence.support == pytest.approx(1 / (1 + np.exp(-z)), rel=1e-4)
+    assert evidence.threshold == 0.999 and not bot.ask("When did the AI law take effect?").grounded
+    lenient = Assistant(settings.model_copy(update={"scorer_path": path, "refusal_threshold": 0.01}), embedder=embedder)
+    assert lenient.ask("When did the AI law take effect?").grounded  # the setting overrides the file's threshold
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["sentence"].update(features=d["sentence"]["features"][:-1]), "other features"),
+        (lambda d: d["support"].update(coef=d["support"]["coef"][:-1]), "other features"),
+        (lambda d: d.update(embedding_model="another-model"), "RAG_MULTILINGUAL_MODEL"),
+        (lambda d: d.pop("sentence"), "not a scorer file"),
+        (lambda d: d.update(format=1), "not a scorer file"),
+    ],
+)
+def test_a_mismatched_scorer_file_is_refused_with_the_fix(tmp_path, change, message):
+    data = json.loads(DEFAULT_PATH.read_text())
+    change(data)
+    path = tmp_path / "scorer.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=message):
+        SentenceScorer.load(path, "use-multilingual-v3")
+    with pytest.raises(ConfigError, match="RAG_SCORER_PATH"):
+        SentenceScorer.load(tmp_path / "missing.json")
+
+
+# --- one contract for every generator ------------------------------------------------------------------------------
+@pytest.fixture(params=["extractive", "llm"])
+def any_generator(request, small_index, embedder):  # type: ignore[no-untyped-def]
+    settings, _ = small_index
+    if request.param == "extractive":
+        return Assistant(settings, embedder=embedder)
+    bot = Assistant(settings.model_copy(update={"generator": "openai"}), embedder=embedder)
+    # Whatever the question, the scripted model states facts of the passages, one with a wrong marker.
+    bot.chat.set(FakeListChatModel(responses=["The AI law took effect in January 2026 [1]. KazLLM understands Kazakh [7]."]))
+    return bot
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_every_generator_cites_real_passages_with_exact_quotes(any_generator, small_index, question):
+    _, corpus = small_index
+    answer = any_generator.ask(question)
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    if not answer.grounded:
+        assert not answer.citations and not markers and answer.related
+        return
+    assert answer.citations and markers == {c.n for c in answer.citations}
+    stored = any_generator.store.get(sorted({c.chunk.id for c in answer.citations}))
+    for c in answer.citations:
+        assert c.chunk.id in stored  # the cited passage exists in the index
+        assert _document_text(corpus, c.source)[c.start : c.end] == c.quote
+        assert c.quote in c.chunk.text
+
+
+def test_the_evidence_step_without_a_scorer_supports_nothing(assistant):
+    step = EvidenceStep(None, assistant.multilingual)
+    query = assistant.encoder.encode("When did the AI law take effect?")
+    passages = assistant.retriever.retrieve(query)
+    evidence = step.gather("When did the AI law take effect?", query, passages, assistant.retriever.lexical(), assistant.store.sentences)
+    assert evidence.candidates and not evidence.supported
+    assert all(c.probability == 0 for c in evidence.candidates)
