@@ -98,3 +98,64 @@ def test_scoring_by_hand() -> None:
     assert problems["a"] == ["1 of 2 citations lack the fact"]
     assert "declined an answerable question" in problems["b"] and "supercomputer.md not in the top 1" in problems["b"]
     assert problems["c"] == ["answered an unanswerable question"]
+
+
+# --- SQuAD-format sets (XQuAD), indexed and asked per language pair --------------------------------------------
+ARTICLES = {
+    "en": [
+        ("Aral_Sea", "The Aral Sea was a lake lying between Kazakhstan in the north and Uzbekistan in the south. It began "
+         "shrinking in the 1960s after the rivers that fed it were diverted for Soviet irrigation projects. By 2007 it had "
+         "declined to 10% of its original size.", "What share of its original size did the Aral Sea keep by 2007?", "10%"),
+        ("Baikonur", "The Baikonur Cosmodrome is a spaceport in southern Kazakhstan that is leased to Russia. It was the launch "
+         "site of the satellite Sputnik 1 in 1957 and of Yuri Gagarin's flight in 1961.", "Which satellite was launched from Baikonur in 1957?", "Sputnik 1"),
+        ("Almaty", "Almaty is the largest city in Kazakhstan, with a population of about two million people. It was the "
+         "capital of the country until 1997, when the government moved to Astana.", "Until what year was Almaty the capital?", "1997"),
+        ("Etna", "Mount Etna is an active stratovolcano on the east coast of Sicily, Italy. It is one of the tallest active "
+         "volcanoes in Europe.", "On which island does Mount Etna stand?", "Sicily"),
+    ],
+    "de": [
+        ("Aral_Sea", "Der Aralsee war ein See zwischen Kasachstan im Norden und Usbekistan im Süden. Er begann in den 1960er "
+         "Jahren zu schrumpfen, nachdem die Flüsse, die ihn speisten, für sowjetische Bewässerungsprojekte umgeleitet wurden. "
+         "Bis 2007 war er auf 10% seiner ursprünglichen Größe geschrumpft.", "Wie viel seiner ursprünglichen Größe hatte der Aralsee 2007 noch?", "10%"),
+        ("Baikonur", "Das Kosmodrom Baikonur ist ein Weltraumbahnhof im Süden Kasachstans, der an Russland verpachtet ist. "
+         "Von dort startete 1957 der Satellit Sputnik 1 und 1961 der Flug von Juri Gagarin.", "Welcher Satellit startete 1957 von Baikonur?", "Sputnik 1"),
+        ("Almaty", "Almaty ist die größte Stadt Kasachstans mit etwa zwei Millionen Einwohnern. Sie war bis 1997 die "
+         "Hauptstadt des Landes, dann zog die Regierung nach Astana.", "Bis zu welchem Jahr war Almaty die Hauptstadt?", "1997"),
+        ("Etna", "Der Ätna ist ein aktiver Schichtvulkan an der Ostküste Siziliens in Italien. Er ist einer der höchsten "
+         "aktiven Vulkane Europas.", "Auf welcher Insel steht der Ätna?", "Sizilien"),
+    ],
+}
+
+
+def write_squad(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for lang, articles in ARTICLES.items():
+        data = []
+        for n, (title, context, question, answer) in enumerate(articles):
+            qa = {"id": f"q{n}", "question": question, "answers": [{"answer_start": context.index(answer), "text": answer}]}
+            data.append({"title": title, "paragraphs": [{"context": context, "qas": [qa]}]})
+        (folder / f"mini.{lang}.json").write_text(json.dumps({"version": "1.1", "data": data}, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def test_squad_pairs_are_indexed_asked_and_scored(embedder, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import rag.embedder
+    from rag.__main__ import main
+
+    monkeypatch.setattr(rag.embedder, "SentenceTransformerEmbedder", lambda s: embedder)
+    folder = write_squad(tmp_path / "squad")
+    args = ["eval", "qa", str(folder), "--pairs", "en-en,de-en,en-de", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    assert main([*args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    pairs = {p["pair"]: p for p in report["pairs"]}
+    assert set(pairs) == {"en-en", "de-en", "en-de"}
+    for row in pairs.values():
+        # Etna (every 4th article) is not indexed: its question must be declined; the others can be answered.
+        assert (row["articles_indexed"], row["articles_absent"], row["answerable"], row["unanswerable"]) == (3, 1, 3, 1)
+        assert row["refused_absent"] == 1.0
+        assert row["answered"] + row["false_refusals"] + row["wrong_answers"] == pytest.approx(1.0)
+    assert pairs["en-en"]["answered"] >= 2 / 3 and pairs["de-en"]["answered"] >= 2 / 3
+    assert main(args) == 0
+    assert "refused_absent" in capsys.readouterr().out
+    assert main(["eval", "qa", str(folder), "--pairs", "ru-en", "--no-progress"]) == 2
+    assert "no file for 'ru'" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from rag.__main__ import EXTRA_COMMANDS
 from rag.settings import Settings
 
 from .fusion import FUSIONS
+from .squad import DEFAULT_PAIRS
 
 HELP = "measure retrieval (BEIR data sets) and answers (the dev question set)"
 
@@ -33,9 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="fusion step to evaluate (default: the product's); weights from RAG_DENSE_WEIGHT / RAG_LEXICAL_WEIGHT")
     beir.add_argument("--json", action="store_true", help="print the report as one JSON line (the last line)")
     beir.add_argument("--no-progress", action="store_true")
-    qa = sub.add_parser("qa", help="answer a JSONL question set and score sources, facts, citations and refusals")
-    qa.add_argument("file", help="JSONL lines {id, question, lang, answer (regex or null), source (file name or null)}")
+    qa = sub.add_parser("qa", help="answer a question set (JSONL dev set, or SQuAD/XQuAD files) and score answers and refusals")
+    qa.add_argument(
+        "file",
+        help="JSONL lines {id, question, lang, answer (regex or null), source (file name or null)} asked against the index; "
+        "or a SQuAD JSON file / a folder of *.<lang>.json SQuAD files, indexed and asked per language pair",
+    )
     qa.add_argument("-k", type=int, default=5, help="passages checked for the expected source (default 5)")
+    qa.add_argument("--pairs", default=None, help=f"SQuAD folder: question-document language pairs (default {','.join(DEFAULT_PAIRS)})")
+    qa.add_argument("--split", choices=("all", "train", "report"), default="all",
+                    help="SQuAD: all articles, or the train / report split (report: every third article, never trained on)")
+    qa.add_argument("--absent-every", type=int, default=4, metavar="N",
+                    help="SQuAD: leave every N-th article out of the index; its questions must be declined (default 4, 0: none)")
+    qa.add_argument("--cache-dir", default=None, help="where evaluation indexes are kept (default: RAG_EVAL_CACHE_DIR or ~/.cache/kz-ai-rag/eval)")
     qa.add_argument("--device", choices=("cpu", "cuda", "mps", "auto"), default=None)
     qa.add_argument("--fusion", choices=FUSIONS, default=None, help="fusion step to evaluate (default: the product's)")
     qa.add_argument("--json", action="store_true", help="print the report as one JSON line (the last line)")
@@ -57,9 +68,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                                limit=args.limit, progress=progress, fusion=args.fusion)
         print(json.dumps(report) if args.json else beir_table(report, args.k))
         return 0
+    if args.fusion:
+        settings = settings.model_copy(update={"fusion": args.fusion})
+    if not args.file.endswith(".jsonl"):
+        from .squad import evaluate_squad
+
+        pairs = [p.strip() for p in args.pairs.split(",")] if args.pairs else None
+        report = evaluate_squad(args.file, settings, pairs=pairs, split=args.split, absent_every=args.absent_every,
+                                cache_dir=args.cache_dir, progress=progress)
+        print(json.dumps(report, ensure_ascii=False) if args.json else squad_table(report))
+        return 0
     from .qa import evaluate_qa
 
-    report = evaluate_qa(args.file, settings, k=args.k, progress=progress, fusion=args.fusion)
+    report = evaluate_qa(args.file, settings, k=args.k, progress=progress)
     print(json.dumps(report, ensure_ascii=False) if args.json else qa_table(report, args.k))
     return 0
 
@@ -110,6 +131,15 @@ def qa_table(report: dict[str, Any], k: int = 5) -> str:
         lines.append(f"\nfailing questions ({len(report['failing'])}):")
         for f in report["failing"]:
             lines.append(f"  {f['id']}: {f['question']}\n      - " + "\n      - ".join(f["problems"]))
+    return "\n".join(lines)
+
+
+def squad_table(report: dict[str, Any]) -> str:
+    head = f"{report['set']} (split {report['split']}, every {report['absent_every']}th article left out of the index)"
+    columns = ("pair", "answered", "false_refusals", "wrong_answers", "refused_absent", "answerable", "unanswerable", "latency_p50_ms")
+    lines = [head, "  ".join(f"{c:>14}" for c in columns)]
+    for row in report["pairs"]:
+        lines.append("  ".join(f"{_fmt(row[c]):>14}" for c in columns))
     return "\n".join(lines)
 
 
