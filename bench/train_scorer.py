@@ -4,8 +4,8 @@
 
 Training data, all gathered through the product (ingest's `index_documents`, `Assistant.evidence`):
 - XQuAD, the **train** split only (16 of the 24 development articles; every third article is the report split
-  and is never used here). Two indexes per document language: each leaves a different half of the articles
-  out (their questions are off-topic unanswerables) and a fifth of the kept articles' paragraphs out
+  and is never used here). Four indexes per document language: each leaves a different quarter of the
+  articles out (their questions are off-topic unanswerables) and a fifth of the kept articles' paragraphs out
   (near-topic unanswerables). Pairs en-en, de-de, de-en, ru-en, en-de.
 - eval/train-questions.jsonl on the shipped corpus (written for training; eval/devset.jsonl is never used).
 

@@ -13,7 +13,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from ingest.load import load_bytes
 from rag import Assistant, ConfigError
 from rag.answering import EvidenceStep, SentenceScorer
-from rag.answering.features import FEATURES, anchor_share, names_in, question_facts
+from rag.answering.features import FEATURES, anchor_share, names_in, profile, question_facts
 from rag.answering.scorer import DEFAULT_PATH
 from rag.answering.support import SUPPORT_FEATURES, support_row
 
@@ -108,7 +108,7 @@ def test_question_facts_find_names_numbers_and_what_the_corpus_lacks(assistant):
     known = question_facts("What did Tokayev sign in 2025?", "en", lexical.idf, lexical.knows, 0.5)
     assert known.unknown_names == () and known.names == ("Tokayev",)
     assert names_in("Wer leitet das neue KI-Ministerium in Astana?") == ["KI-Ministerium", "Astana"]
-    assert anchor_share(known, "President Tokayev signed it on 17 November 2025.") == 1.0
+    assert anchor_share(known, profile("President Tokayev signed it on 17 November 2025.", "en")) == 1.0
 
 
 # --- the scorer file ---------------------------------------------------------------------------------------------
@@ -201,3 +201,20 @@ def test_the_evidence_step_without_a_scorer_supports_nothing(assistant):
     evidence = step.gather("When did the AI law take effect?", query, passages, assistant.retriever.lexical(), assistant.store.sentences)
     assert evidence.candidates and not evidence.supported
     assert all(c.probability == 0 for c in evidence.candidates)
+
+
+def test_sentences_the_index_lacks_are_embedded_on_the_spot(assistant):
+    """An index written before sentence vectors existed still gets answers (slower): the step embeds them."""
+    from rag.spaces import StoredSentences
+
+    class Empty:
+        def sentences(self, ids):  # type: ignore[no-untyped-def]
+            return StoredSentences((), (), (), (), np.zeros((0, 0), dtype=np.float32))
+
+    step = EvidenceStep(assistant.scorer, assistant.multilingual)
+    query = assistant.encoder.encode("When did the AI law take effect?")
+    passages = assistant.retriever.retrieve(query)
+    fresh = step.gather(query.text, query, passages, assistant.retriever.lexical(), Empty())
+    stored = assistant.evidence("When did the AI law take effect?")
+    assert [c.text for c in fresh.candidates] == [c.text for c in stored.candidates]
+    assert [c.probability for c in fresh.candidates] == pytest.approx([c.probability for c in stored.candidates], abs=1e-4)

@@ -1,14 +1,16 @@
 """The evidence step: every sentence of the retrieved passages scored by the learned scorer, and one decision,
 "supported or not" (P(support) against the calibrated threshold), that every generator follows.
 
-Sentence vectors come from the index (computed once at ingest); only sentences the index lacks (an index
-written by an older version, or a chunk another process is replacing) are embedded here.
+Sentence vectors come from the index (computed once at ingest) and stay cached by chunk id; only sentences
+the index lacks (an index written before sentence vectors existed) are embedded here.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,6 +30,9 @@ from .support import support_row
 log = logging.getLogger(__name__)
 
 MIN_WORDS = 4  # shorter pieces are labels or fragments, not statements to quote
+# Chunks whose sentence vectors stay in memory (~8 sentences x 512 floats each: 16 MB at most); the shipped
+# corpus fits whole, so after warm-up answering reads no vectors from the store.
+CACHED_CHUNKS = 1024
 
 
 class SentenceSource(Protocol):
@@ -76,6 +81,8 @@ class EvidenceStep:
         self.scorer = scorer
         self._multilingual = multilingual
         self.threshold = threshold if threshold is not None else (scorer.threshold if scorer else 1.0)
+        self._cache: OrderedDict[str, list[tuple[int, int, np.ndarray]]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def gather(self, question: str, query: Query, passages: Sequence[Passage], lexical: LexicalIndex, sentences: SentenceSource) -> Evidence:
         spans = self._spans(passages, sentences)
@@ -102,37 +109,49 @@ class EvidenceStep:
         unknown = facts.unknown_names if not query.language or query.language in languages else ()
         return Evidence(question, query.text, query.language, tuple(passages), tuple(candidates), support, self.threshold, unknown)
 
-    def _spans(self, passages: Sequence[Passage], source: SentenceSource) -> list[Span]:
-        """The quotable sentences of the passages (each once), with their stored or freshly made vectors."""
-        wanted = [sentence_id(p.chunk.id, i) for p in passages for i in range(int(p.chunk.meta.get("n_sentences") or 0))]
-        stored = source.sentences(wanted)
-        by_chunk: dict[str, list[tuple[int, int, int]]] = {}
+    def _sentences(self, passages: Sequence[Passage], source: SentenceSource) -> dict[str, list[tuple[int, int, np.ndarray]]]:
+        """Each passage chunk's sentences as (start, end, vector): from the cache, else the index, else (an
+        index written before sentence vectors existed) embedded now. Chunk ids are content hashes, so a cached
+        entry never goes stale: a changed chunk is a new id."""
+        with self._lock:
+            found = {p.chunk.id: self._cache[p.chunk.id] for p in passages if p.chunk.id in self._cache}
+        wanted = [p.chunk for p in passages if p.chunk.id not in found]
+        ids = [sentence_id(c.id, i) for c in wanted for i in range(int(c.meta.get("n_sentences") or 0))]
+        stored = source.sentences(ids)
+        fetched: dict[str, list[tuple[int, int, np.ndarray]]] = {}
         for row, (chunk_id, start, end) in enumerate(zip(stored.chunk_ids, stored.starts, stored.ends)):
-            by_chunk.setdefault(chunk_id, []).append((start, end, row))
+            fetched.setdefault(chunk_id, []).append((start, end, stored.vectors[row]))
+        lacking = [c for c in wanted if c.id not in fetched]
+        if lacking:
+            spans = [(c, c.start + a, c.start + b) for c in lacking for a, b in sentence_spans(c.text)]
+            log.info("embedding %d sentences the index lacks (re-ingest to store them)", len(spans))
+            vectors = self._multilingual.embed_documents([c.text[a - c.start : b - c.start] for c, a, b in spans])
+            for (chunk, start, end), vector in zip(spans, vectors):
+                fetched.setdefault(chunk.id, []).append((start, end, vector))
+        with self._lock:
+            for chunk_id, sentences in fetched.items():
+                self._cache[chunk_id] = sentences
+                self._cache.move_to_end(chunk_id)
+            while len(self._cache) > CACHED_CHUNKS:
+                self._cache.popitem(last=False)
+        return {**found, **fetched}
+
+    def _spans(self, passages: Sequence[Passage], source: SentenceSource) -> list[Span]:
+        """The quotable sentences of the passages (each once), with their vectors."""
+        sentences = self._sentences(passages, source)
         spans: list[Span] = []
-        missing: list[tuple[int, int, int, str]] = []  # (passage, start, end, text) to embed now
         seen: set[tuple[str, int]] = set()
         for n, passage in enumerate(passages):
             chunk = passage.chunk
-            found = by_chunk.get(chunk.id)
-            if found is None:
-                found = [(chunk.start + a, chunk.start + b, -1) for a, b in sentence_spans(chunk.text)]
+            found = sentences.get(chunk.id, [])
             last = max(len(found) - 1, 1)
-            for i, (start, end, row) in enumerate(found):
+            for i, (start, end, vector) in enumerate(found):
                 text = chunk.text[start - chunk.start : end - chunk.start]
                 key = (chunk.source, start)
                 if key in seen or is_heading(text) or word_count(text) < MIN_WORDS:
                     continue
                 seen.add(key)
-                if row < 0:
-                    missing.append((n, start, end, text))
-                    spans.append(Span(n, start, end, text, i / last, np.zeros(0, dtype=np.float32)))
-                else:
-                    spans.append(Span(n, start, end, text, i / last, stored.vectors[row]))
-        if missing:
-            log.info("embedding %d sentences the index lacks (re-ingest to store them)", len(missing))
-            vectors = iter(self._multilingual.embed_documents([m[3] for m in missing]))
-            spans = [s if s.vector.size else Span(s.passage, s.start, s.end, s.text, s.position, next(vectors)) for s in spans]
+                spans.append(Span(n, start, end, text, i / last, vector))
         return spans
 
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -139,24 +141,40 @@ def grams(text: str) -> set[str]:
     return out
 
 
-def names_new_to(sentence: str, question: str) -> bool:
+@dataclass(frozen=True)
+class TextProfile:
+    """What the features read from a sentence or passage, computed once per text (they recur across questions)."""
+
+    lower: str
+    terms: frozenset[str]
+    grams: frozenset[str]
+    names: tuple[str, ...]
+    numbers: frozenset[str]
+
+
+@lru_cache(maxsize=50_000)
+def profile(text: str, language: str) -> TextProfile:
+    return TextProfile(
+        text.lower(), frozenset(lexical_tokens(text, language)), frozenset(grams(text)), tuple(names_in(text)), frozenset(numbers_in(text))
+    )
+
+
+def names_new_to(sentence: TextProfile, question: str) -> bool:
     """Whether the sentence names something (a capitalised word after its first) the question does not."""
     lower = question.lower()
-    return any(name.lower()[:_NAME_PREFIX] not in lower for name in names_in(sentence))
+    return any(name.lower()[:_NAME_PREFIX] not in lower for name in sentence.names)
 
 
-def coverage(question: QuestionFacts, terms: set[str]) -> float:
+def coverage(question: QuestionFacts, terms: AbstractSet[str]) -> float:
     total = sum(question.terms.values())
     return sum(w for t, w in question.terms.items() if t in terms) / total if total else 0.0
 
 
-def anchor_share(question: QuestionFacts, text: str) -> float:
+def anchor_share(question: QuestionFacts, text: TextProfile) -> float:
     anchors = question.anchors
     if not anchors:
         return 0.0
-    lower = text.lower()
-    found = numbers_in(text)
-    return sum((a in found) if a.isdigit() else (a in lower) for a in anchors) / len(anchors)
+    return sum((a in text.numbers) if a.isdigit() else (a in text.lower) for a in anchors) / len(anchors)
 
 
 @dataclass(frozen=True)
@@ -190,24 +208,25 @@ def feature_rows(
     best_in_passage: dict[int, float] = {}
     for span, sim in zip(spans, sims):
         best_in_passage[span.passage] = max(best_in_passage.get(span.passage, -1.0), float(sim))
-    passage_terms = [set(lexical_tokens(t, lang)) for t, lang in zip(passage_texts, passage_languages)]
-    passage_cover = [coverage(question, terms) for terms in passage_terms]
-    passage_anchors = [anchor_share(question, t) for t in passage_texts]
+    passage_profiles = [profile(t, lang) for t, lang in zip(passage_texts, passage_languages)]
+    passage_cover = [coverage(question, p.terms) for p in passage_profiles]
+    passage_anchors = [anchor_share(question, p) for p in passage_profiles]
     rows = []
     top = float(sims.max())
     question_grams = grams(question_text)
-    previous: tuple[int, float, set[str]] | None = None  # (passage, sim, terms) of the span before
+    previous: tuple[int, float, frozenset[str]] | None = None  # (passage, sim, terms) of the span before
     for span, sim, r in zip(spans, sims, rank):
         p = span.passage
         scores = passage_scores[p]
         lang = passage_languages[p]
         cross = float(bool(question.language and lang and question.language != lang))
-        terms = set(lexical_tokens(span.text, lang))
+        text = profile(span.text, lang)
+        terms = text.terms
         cover = coverage(question, terms)
         before = previous if previous is not None and previous[0] == p else None
         previous = (p, float(sim), terms)
-        shared = len(question_grams & grams(span.text)) / len(question_grams) if question_grams else 0.0
-        new_numbers = numbers_in(span.text) - question.numbers
+        shared = len(question_grams & text.grams) / len(question_grams) if question_grams else 0.0
+        new_numbers = text.numbers - question.numbers
         has_number = float(bool(new_numbers))
         words = len(span.text.split())
         rows.append(
@@ -226,9 +245,9 @@ def feature_rows(
                 passage_cover[p],
                 coverage(question, terms | before[2]) if before else cover,
                 shared,
-                anchor_share(question, span.text),
+                anchor_share(question, text),
                 passage_anchors[p],
-                float(names_new_to(span.text, question_text)),
+                float(names_new_to(text, question_text)),
                 question.p_numeric,
                 question.p_numeric * has_number,
                 question.p_numeric * (1.0 - has_number),
