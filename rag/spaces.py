@@ -44,6 +44,21 @@ class StoredSentences:
     vectors: np.ndarray
 
 
+def nearest(collection, vector: np.ndarray, n: int, where: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:  # type: ignore[no-untyped-def]
+    """The `n` nearest ids of a cosine collection with their similarity, best first. Ids and distances only:
+    fetching documents or metadata costs Chroma about four times the search itself."""
+    total = int(collection.count())
+    if n <= 0 or total == 0:
+        return []
+    result = collection.query(
+        query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+        n_results=min(n, total),
+        where=dict(where) if where else None,
+        include=["distances"],
+    )
+    return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
+
+
 class VectorSpace:
     """One Chroma collection of vectors keyed by id, built with one model (refuses vectors of another)."""
 
@@ -92,17 +107,8 @@ class VectorSpace:
             self._collection.delete(where={"chunk_id": {"$in": chunk_ids[i : i + 500]}})
 
     def nearest(self, vector: np.ndarray, n: int, where: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
-        """The `n` nearest (id, cosine), best first (ids only: fetching metadata would cost 4x the search)."""
-        total = self.count()
-        if n <= 0 or total == 0:
-            return []
-        result = self._collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
-            n_results=min(n, total),
-            where=dict(where) if where else None,
-            include=["distances"],
-        )
-        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
+        """The `n` nearest (id, cosine), best first."""
+        return nearest(self._collection, vector, n, where)
 
     def sentences(self, ids: Sequence[str]) -> StoredSentences:
         """Stored sentence vectors for `ids` (missing ids are left out), in the order asked."""

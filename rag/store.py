@@ -20,7 +20,7 @@ import numpy as np
 from .errors import ConfigError, EmptyIndex
 from .multilingual import MODEL_NAMES
 from .settings import Settings
-from .spaces import MULTILINGUAL_SUFFIX, SENTENCES_SUFFIX, VectorSpace
+from .spaces import MULTILINGUAL_SUFFIX, SENTENCES_SUFFIX, VectorSpace, nearest
 from .types import Chunk, Source
 
 log = logging.getLogger(__name__)
@@ -192,20 +192,11 @@ class VectorStore:
         return str((collection.metadata or {}).get("generation", ""))
 
     def nearest(self, embedding: np.ndarray, n: int, where: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
-        """The `n` nearest chunk ids with their cosine, best first (no documents or metadata: 5x faster).
+        """The `n` nearest chunk ids with their cosine, best first (no documents or metadata).
 
         An embedded store's in-memory index can be older than its records (another process wrote since): ids
         deleted there still come back here, and `get` leaves them out."""
-        total = self.count()
-        if n <= 0 or total == 0:
-            return []
-        result = self._collection.query(
-            query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
-            n_results=min(n, total),
-            where=dict(where) if where else None,
-            include=["distances"],
-        )
-        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
+        return nearest(self._collection, embedding, n, where)
 
     def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
         if not ids:
