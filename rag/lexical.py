@@ -33,6 +33,14 @@ class LexicalIndex:
         self.languages = sorted({f.get("language", "") for f in facets})
         self._language = {i: f.get("language", "") for i, f in zip(ids, facets)}
 
+    def share(self, language: str) -> float:
+        """The share of indexed chunks in `language` (1.0 when the question's or the chunks' language is unknown:
+        then nothing says the corpus speaks another language)."""
+        known = [lang for lang in self._language.values() if lang]
+        if not language or not known:
+            return 1.0
+        return sum(lang == language for lang in known) / len(known)
+
     def language(self, chunk_id: str) -> str:
         """The language of an indexed chunk ("" when unknown)."""
         return self._language.get(chunk_id, "")

@@ -111,6 +111,22 @@ def test_question_facts_find_names_numbers_and_what_the_corpus_lacks(assistant):
     assert anchor_share(known, profile("President Tokayev signed it on 17 November 2025.", "en")) == 1.0
 
 
+def test_words_the_corpus_lacks_count_as_far_as_the_corpus_speaks_the_questions_language(assistant):
+    # Bug: "Wann wurde das KI-Gesetz unterzeichnet?" was declined with "Sie erwähnen 'KI-Gesetz' nicht" although
+    # the (mostly English) corpus says "AI law": a German word is missing from English text either way.
+    evidence = assistant.evidence("Wann wurde das KI-Gesetz unterzeichnet?")
+    assert evidence.unknown_names == ()
+    assert "KI-Gesetz" not in assistant.ask("Wann wurde das KI-Gesetz unterzeichnet?").text
+    lexical = assistant.retriever.lexical()
+    assert lexical.share("en") == pytest.approx(1 - lexical.share("de")) and 0 < lexical.share("de") < 0.5
+    assert lexical.share("") == 1.0
+    german = question_facts("Wann wurde das KI-Gesetz unterzeichnet?", "de", lexical.idf, lexical.knows, 0.5, lexical.share("de"))
+    alone = question_facts("Wann wurde das KI-Gesetz unterzeichnet?", "de", lexical.idf, lexical.knows, 0.5)
+    assert german.unknown_names == alone.unknown_names == ("KI-Gesetz",)
+    assert german.unknown == pytest.approx(alone.unknown * lexical.share("de")) and german.unknown < alone.unknown
+    assert german.unknown_anchor == pytest.approx(lexical.share("de")) and not german.says_unknown and alone.says_unknown
+
+
 # --- the scorer file ---------------------------------------------------------------------------------------------
 def test_the_shipped_scorer_is_a_trained_calibrated_model():
     scorer = SentenceScorer.load()

@@ -87,7 +87,9 @@ class EvidenceStep:
     def gather(self, question: str, query: Query, passages: Sequence[Passage], lexical: LexicalIndex, sentences: SentenceSource) -> Evidence:
         spans = self._spans(passages, sentences)
         p_numeric = self.scorer.p_numeric(query.multilingual) if self.scorer else 0.5
-        facts = question_facts(query.text, query.language, lexical.idf, lexical.knows, p_numeric)
+        facts = question_facts(
+            query.text, query.language, lexical.idf, lexical.knows, p_numeric, lexical.share(query.language)
+        )
         rows = feature_rows(
             facts,
             query.multilingual,
@@ -104,9 +106,7 @@ class EvidenceStep:
             for s, p, row in zip(spans, probabilities, rows)
         ]
         candidates.sort(key=lambda c: (-c.probability, c.passage.rank, c.start))
-        # "They do not mention X" is only fair when the documents are in the question's language.
-        languages = {str(p.chunk.meta.get("language") or "") for p in passages}
-        unknown = facts.unknown_names if not query.language or query.language in languages else ()
+        unknown = facts.unknown_names if facts.says_unknown else ()
         return Evidence(question, query.text, query.language, tuple(passages), tuple(candidates), support, self.threshold, unknown)
 
     def _sentences(self, passages: Sequence[Passage], source: SentenceSource) -> dict[str, list[tuple[int, int, np.ndarray]]]:

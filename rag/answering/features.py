@@ -109,27 +109,38 @@ class QuestionFacts:
     numbers: frozenset[str]
     names: tuple[str, ...]
     p_numeric: float
-    unknown: float  # share of the question's IDF weight the corpus never contains
+    unknown: float  # share of the question's IDF weight the corpus never contains, times `in_language`
     unknown_names: tuple[str, ...]  # names and numbers of the question that occur nowhere in the corpus
+    in_language: float = 1.0  # share of the corpus written in the question's language
 
     @property
     def unknown_anchor(self) -> float:
-        return float(bool(self.unknown_names))
+        return float(bool(self.unknown_names)) * self.in_language
+
+    @property
+    def says_unknown(self) -> bool:
+        """Whether "the documents do not mention X" is fair to say: most of the corpus is in the question's language."""
+        return bool(self.unknown_names) and self.in_language > 0.5
 
     @property
     def anchors(self) -> tuple[str, ...]:
         return tuple(sorted(self.numbers)) + tuple(n.lower()[:_NAME_PREFIX] for n in self.names)
 
 
-def question_facts(text: str, language: str, weigh: Weigh, knows: Known, p_numeric: float) -> QuestionFacts:
+def question_facts(
+    text: str, language: str, weigh: Weigh, knows: Known, p_numeric: float, in_language: float = 1.0
+) -> QuestionFacts:
+    """What the features need of a question. Words the corpus never contains are evidence that it lacks the answer
+    only as far as the corpus is written in the question's language (`in_language`, the share of its chunks): a
+    German word is missing from an English corpus whether or not the corpus answers the question."""
     terms = {t: weigh(t) for t in dict.fromkeys(lexical_tokens(text, language))}
     total = sum(terms.values())
-    unknown = sum(w for t, w in terms.items() if not knows(t)) / total if total else 0.0
+    unknown = in_language * sum(w for t, w in terms.items() if not knows(t)) / total if total else 0.0
     numbers = frozenset(n for n in numbers_in(text) if n)
     names = tuple(names_in(text))
     unknown_names = [a for a in names if any(not knows(t) for t in lexical_tokens(a, language))]
     unknown_names += [n for n in sorted(numbers) if not knows(n)]
-    return QuestionFacts(language, terms, numbers, names, p_numeric, unknown, tuple(unknown_names))
+    return QuestionFacts(language, terms, numbers, names, p_numeric, unknown, tuple(unknown_names), in_language)
 
 
 def grams(text: str) -> set[str]:
