@@ -46,5 +46,9 @@ class RagRetriever(BaseRetriever):
     k: int = 5
     filters: dict[str, Any] | None = None
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LangChainDocument]:
-        return [to_langchain(p) for p in self.assistant.retrieve(query, k=self.k, filters=self.filters)]
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
+    ) -> list[LangChainDocument]:
+        """The `k` best passages (`retriever.invoke(query, k=3)` overrides the retriever's own `k` for one call)."""
+        passages = self.assistant.retrieve(query, k=k if k is not None else self.k, filters=self.filters)
+        return [to_langchain(p) for p in passages]

@@ -1,3 +1,6 @@
+import pytest
+from langchain_tests.integration_tests import RetrieversIntegrationTests
+
 from rag.langchain import RagRetriever
 
 
@@ -15,3 +18,23 @@ def test_langchain_retriever_returns_documents_with_citation_metadata(assistant,
 def test_langchain_retriever_applies_filters(assistant):
     docs = RagRetriever(assistant=assistant, k=3, filters={"language": "de"}).invoke("supercomputer")
     assert docs and all(d.metadata["source"].endswith(".de.txt") for d in docs)
+
+
+class TestRagRetrieverStandard(RetrieversIntegrationTests):
+    """LangChain's own standard retriever suite (langchain-tests), run over the small real index."""
+
+    @pytest.fixture(autouse=True)
+    def _engine(self, assistant) -> None:  # type: ignore[no-untyped-def]
+        self._assistant = assistant
+
+    @property
+    def retriever_constructor(self) -> type[RagRetriever]:
+        return RagRetriever
+
+    @property
+    def retriever_constructor_params(self) -> dict:
+        return {"assistant": self._assistant, "k": 2}
+
+    @property
+    def retriever_query_example(self) -> str:
+        return "When did the AI law take effect?"
