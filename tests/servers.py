@@ -1,4 +1,4 @@
-"""Real servers on 127.0.0.1 for the tests (`chroma run`, `llama_cpp.server`), started and stopped by them."""
+"""Real servers on 127.0.0.1 for the tests (`chroma run`, `llama_cpp.server`, the app under uvicorn), started and stopped by them."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -61,3 +63,24 @@ def chroma_server(path: Path, timeout: float = 60) -> Iterator[str]:
     command = [chroma_executable(), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
     with running(command, f"{url}/api/v2/heartbeat", path.parent / f"chroma-{port}.log", timeout):
         yield url
+
+
+@contextmanager
+def serve_app(app: Any, timeout: float = 30) -> Iterator[str]:
+    """An ASGI app served by uvicorn in a thread of this process (lifespan included); yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the app did not start under uvicorn")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,14 +1,12 @@
 """The chat page in real headless Chromium, against a real server (uvicorn on 127.0.0.1) over the small index.
 
-Needs Debian's Chromium (`make test` installs it: `apt-get install chromium`). Saves docs/screenshot.png.
+Needs Debian's Chromium (`make test` installs it: `apt-get install chromium`).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from rag.feedback import FeedbackStore, feedback_path
+
+from .servers import serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
@@ -29,37 +29,18 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 LAW_TITLE = "Kazakhstan's law on artificial intelligence"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(small_index, assistant) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The real app (REST API + chat) served by uvicorn in a thread; yields its base URL."""
-    import uvicorn
-
     from rag.web import create_app
 
     settings, _ = small_index
     assistant.warm_up()
-    port = free_port()
-    config = uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(create_app(settings, assistant)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +62,7 @@ def ask(page, question: str, turn: int) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_chat_answers_with_sources_highlights_citations_and_never_runs_document_markup(
-    server, browser, small_index
+    server, browser, small_index, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
@@ -119,8 +100,8 @@ def test_chat_answers_with_sources_highlights_citations_and_never_runs_document_
         assert quoted and quoted in bot.inner_text()
         expect(page).to_have_url(server + "/")  # handled on the page, not a navigation
         page.wait_for_function("!document.querySelector('.kz-flash')")  # let the highlight flash end
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT))
+        page.screenshot(path=str(tmp_path / "chat.png"))  # the README's is of the shipped corpus: docs/screenshot.py
+        assert (tmp_path / "chat.png").stat().st_size > 10_000
 
         # 3. Thumbs down on that answer is stored with its question and citations.
         page.locator("#kz-chat").get_by_role("button", name="Dislike", exact=True).last.click()

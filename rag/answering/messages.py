@@ -50,6 +50,15 @@ _TEXTS: Mapping[str, Mapping[str, str]] = {
 }
 
 
+_NAMES = {"en": "English", "de": "German", "ru": "Russian"}
+
+
+def spoken() -> str:
+    """The languages the assistant speaks in its own words, for front ends' help texts ("English, German or ...")."""
+    names = [_NAMES.get(code, code) for code in _TEXTS]
+    return f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+
+
 def text(key: str, language: str) -> str:
     """The message `key` in `language`, else in English."""
     return _TEXTS.get(language, _TEXTS[FALLBACK])[key]

@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..answering.messages import spoken
 from ..assistant import Assistant, clean_question
 from ..errors import EmptyIndex, InvalidQuestion, RagError
 from ..feedback import Feedback, FeedbackStore
@@ -175,7 +176,7 @@ def _header(assistant: Assistant) -> str:
     return (
         f'<div id="kz-header"><h1><span class="kz-sun">☀</span> {render.esc(TITLE)}</h1>'
         "<p>Answers are quoted from the source documents, each sentence with a citation you can open. "
-        f"English or German.{badge}</p></div>"
+        f"{spoken()}.{badge}</p></div>"
     )
 
 
