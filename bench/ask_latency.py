@@ -23,7 +23,7 @@ from bench.common import REPO, add_corpus_arguments, machine, peak_rss_mb, resul
 
 
 def measure(assistant, questions: list[str]) -> dict:  # type: ignore[no-untyped-def, type-arg]
-    from rag.evaluate.metrics import percentile
+    from evaluation.metrics import percentile
 
     assistant.warm_up()
     assistant.ask(questions[0])
@@ -62,8 +62,8 @@ def main() -> int:
     from ingest import Indexer
     from rag.assistant import Assistant
     from rag.embedder import SentenceTransformerEmbedder
-    from rag.evaluate.beir import ensure_index, load_beir
-    from rag.evaluate.qa import load_devset
+    from evaluation.beir import ensure_index, load_beir
+    from evaluation.qa import load_devset
 
     base = settings_for(args.device)
     embedder = SentenceTransformerEmbedder(base)

@@ -6,7 +6,7 @@
    same run again (nothing changed: the no-op re-ingest) and its seconds.
 2. The chunk texts that index holds (title line + text, as the indexer embeds them), encoded by a bare
    `SentenceTransformer.encode` (same model, batch size and device): the floor any ingest pays.
-3. The same two for the first N SciFact abstracts, indexed as prebuilt Documents by rag.evaluate.beir.
+3. The same two for the first N SciFact abstracts, indexed as prebuilt Documents by evaluation.beir.
 The model is loaded before any timer starts. Peak RSS is this process's maximum resident memory.
 Writes bench/results/ingest_speed.json.
 """
@@ -54,7 +54,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     from ingest import Indexer
     from rag.embedder import SentenceTransformerEmbedder
-    from rag.evaluate.beir import BeirData, ensure_index, load_beir
+    from evaluation.beir import BeirData, ensure_index, load_beir
 
     base = settings_for(args.device)
     embedder = SentenceTransformerEmbedder(base)

@@ -56,7 +56,7 @@ def timed(fn, items):  # type: ignore[no-untyped-def]
 def lc_scifact_index(data, embeddings, cache_root: Path, rebuild: bool):  # type: ignore[no-untyped-def]
     """LangChain's Chroma over every SciFact abstract, persisted in the cache; (store, chunks, ingest seconds)."""
     Chroma, Document, _, Splitter = _langchain()
-    from rag.evaluate.beir import corpus_hash
+    from evaluation.beir import corpus_hash
 
     folder = cache_root / f"langchain-{data.name}-{corpus_hash(data.root)[:16]}"
     marker = folder / "ingest.json"
@@ -90,9 +90,9 @@ def main() -> int:
     from ingest.discover import discover
     from rag.assistant import Assistant
     from rag.embedder import SentenceTransformerEmbedder, resolve_model_path
-    from rag.evaluate.beir import default_cache_dir, evaluate_beir, load_beir
-    from rag.evaluate.metrics import evaluate, percentile
-    from rag.evaluate.qa import load_devset, source_matches
+    from evaluation.beir import default_cache_dir, evaluate_beir, load_beir
+    from evaluation.metrics import evaluate, percentile
+    from evaluation.qa import load_devset, source_matches
 
     base = settings_for(args.device)
     ours_embedder = SentenceTransformerEmbedder(base)

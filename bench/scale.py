@@ -96,7 +96,7 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--skip-server", action="store_true")
     args = parser.parse_args()
-    from rag.evaluate.beir import EVAL_COLLECTION
+    from evaluation.beir import EVAL_COLLECTION
 
     source = Settings(index_dir=source_index(), collection=EVAL_COLLECTION)
     embedder = SentenceTransformerEmbedder(Settings(torch_threads=int(os.environ.get("RAG_TORCH_THREADS", "1"))))

@@ -14,9 +14,9 @@ from rag.answering import EvidenceStep
 from rag.answering.features import FEATURES
 from rag.assistant import Assistant
 from rag.embedder import SentenceTransformerEmbedder
-from rag.evaluate.beir import default_cache_dir
-from rag.evaluate.qa import load_devset
-from rag.evaluate.squad import article_document, contains_gold, in_split, index_articles, load_squad, squad_files
+from evaluation.beir import default_cache_dir
+from evaluation.qa import load_devset
+from evaluation.squad import article_document, contains_gold, in_split, index_articles, load_squad, squad_files
 from rag.multilingual import build_multilingual
 from rag.settings import Settings
 

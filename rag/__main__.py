@@ -1,4 +1,9 @@
-"""`python -m rag ask|stats|feedback ...`: the engine from the command line."""
+"""`python -m rag ask|stats|feedback ...`: the engine from the command line.
+
+Other installed packages add subcommands through the entry-point group `kz_ai_rag.commands` (this project's
+`evaluation` package adds `eval`, see pyproject.toml): each entry point names a module or object with `HELP`,
+`add_arguments(parser)` and `run(args, settings) -> int`. The engine imports none of them by name.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,15 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from .errors import RagError
 from .settings import Settings
 
-# Run as `python -m rag`, this module is `__main__`; make `rag.__main__` the same module so that the
-# subcommands registering themselves in EXTRA_COMMANDS below reach this registry, not a second copy.
-sys.modules.setdefault("rag.__main__", sys.modules[__name__])
-
-# Subcommands living in other modules register here: name -> (add_arguments, run).
-EXTRA_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace, Settings], int]]] = {}
+COMMAND_GROUP = "kz_ai_rag.commands"
 
 
 def _print_answer(answer) -> None:  # type: ignore[no-untyped-def]
@@ -104,15 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
     feedback = sub.add_parser("feedback", help="export thumbs up/down feedback")
     feedback.add_argument("--export", required=True, metavar="FILE.jsonl")
     feedback.set_defaults(run=cmd_feedback)
-    for name, (help_text, add_arguments, run) in EXTRA_COMMANDS.items():
-        extra = sub.add_parser(name, help=help_text)
-        add_arguments(extra)
-        extra.set_defaults(run=run)
+    for name, command in plugin_commands():
+        extra = sub.add_parser(name, help=command.HELP)
+        command.add_arguments(extra)
+        extra.set_defaults(run=command.run)
     return parser
 
 
+def plugin_commands() -> Iterator[tuple[str, Any]]:
+    """(name, command) of the subcommands installed packages declare in the `kz_ai_rag.commands` group."""
+    for point in sorted(entry_points(group=COMMAND_GROUP), key=lambda p: p.name):
+        yield point.name, point.load()
+
+
 def main(argv: list[str] | None = None) -> int:
-    _load_extra_commands()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -124,18 +131,6 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-def _load_extra_commands() -> None:
-    """Optional subcommands (evaluation, Slack) register themselves when their modules exist."""
-    import importlib
-
-    for module in ("rag.evaluate.cli", "rag.slack.cli"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and not module.startswith(exc.name):
-                raise
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.evaluate.beir import documents_ranked, evaluate_beir, load_beir
+from evaluation.beir import documents_ranked, evaluate_beir, load_beir
 from rag.settings import Settings
 
 from .conftest import CountingEmbedder
@@ -53,7 +53,7 @@ def test_beir_eval_end_to_end_and_cached(tmp_path: Path, embedder) -> None:  # t
 
 def test_cli_json_is_the_last_line(tmp_path: Path, capsys, monkeypatch, embedder) -> None:  # type: ignore[no-untyped-def]
     from rag.__main__ import main
-    from rag.evaluate import beir
+    from evaluation import beir
 
     monkeypatch.setattr(beir, "SentenceTransformerEmbedder", lambda settings: embedder)
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from rag.evaluate.fusion import convex, fuse, normalise, rrf
-from rag.evaluate.metrics import (
+from evaluation.fusion import convex, fuse, normalise, rrf
+from evaluation.metrics import (
     evaluate,
     mrr_at_k,
     ndcg_at_k,

@@ -1,6 +1,6 @@
 """Retrieval quality on a BEIR-format data set, measured through the product's own ingest and retrieval.
 
-    from rag.evaluate.beir import evaluate_beir
+    from evaluation.beir import evaluate_beir
     report = evaluate_beir("../shared/bench/scifact", Settings(), split="test")
 
 The corpus is chunked, embedded and stored by ingest's public `index_documents` into an index of its own under

@@ -1,4 +1,5 @@
-"""`python -m rag eval beir DIR ...` and `python -m rag eval qa FILE ...` (registered into rag.__main__).
+"""`python -m rag eval beir DIR ...` and `python -m rag eval qa FILE ...`: the `eval` subcommand of `python -m rag`,
+declared as an entry point (group `kz_ai_rag.commands`) in pyproject.toml; `python -m evaluation` runs it alone.
 
 With --json the last line of output is one JSON object; otherwise a readable table. Progress bars go to stderr.
 """
@@ -8,10 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from typing import Any
 
-from rag.__main__ import EXTRA_COMMANDS
 from rag.settings import Settings
 
 from .fusion import FUSIONS
@@ -141,12 +140,3 @@ def squad_table(report: dict[str, Any]) -> str:
     for row in report["pairs"]:
         lines.append("  ".join(f"{_fmt(row[c]):>14}" for c in columns))
     return "\n".join(lines)
-
-
-# rag/__main__.py makes `rag.__main__` and a `python -m rag` run the same module, so one registry serves both.
-EXTRA_COMMANDS["eval"] = (HELP, add_arguments, run)
-
-if __name__ == "__main__":  # pragma: no cover
-    from rag.__main__ import main
-
-    sys.exit(main(["eval", *sys.argv[1:]]))
