@@ -1,7 +1,7 @@
 """REST latency of POST /api/ask (and the chat page's load time) against a real server on 127.0.0.1.
 
     .venv/bin/python bench/api_latency.py                 # the index in RAG_INDEX_DIR (default .rag-index)
-    .venv/bin/python bench/api_latency.py --small         # builds the tests' 4-document index in a temp folder
+    .venv/bin/python bench/api_latency.py --small         # builds a 4-document index of corpus/ files in a temp folder
     .venv/bin/python bench/api_latency.py --url http://127.0.0.1:7860   # a server that is already running
 
 Starts uvicorn in a thread (unless --url), warms up, then sends --n questions one after another (a fixed mix
@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
+REPO = Path(__file__).resolve().parent.parent
+SMALL_FILES = ("ai-law-2025.md", "supercomputers.md", "alem-ai-centre.md", "tokayev-ai-strategy-2025-08-11.de.txt")
 QUESTIONS = [
     ("When was the AI law signed?", []),
     ("What is Alem.ai?", []),
@@ -77,10 +79,9 @@ def build_small_index(root: Path) -> Path:
     from ingest import Indexer
     from rag import Settings
     from rag.embedder import SentenceTransformerEmbedder
-    from tests.conftest import write_corpus
-
     settings = Settings(index_dir=root / "index")
-    Indexer(settings, SentenceTransformerEmbedder(settings)).run([str(write_corpus(root / "corpus"))])
+    files = [str(REPO / "corpus" / name) for name in SMALL_FILES]
+    Indexer(settings, SentenceTransformerEmbedder(settings)).run(files)
     return settings.index_dir
 
 
@@ -118,7 +119,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=50, help="questions to send (default 50)")
     parser.add_argument("--url", help="base URL of a running server (default: start one here)")
     parser.add_argument("--index-dir", type=Path, help="index folder (default: RAG_INDEX_DIR or .rag-index)")
-    parser.add_argument("--small", action="store_true", help="build and use the tests' small 4-document index")
+    parser.add_argument("--small", action="store_true", help="build and use a 4-document index of corpus/ files")
     parser.add_argument(
         "--api-key", default=os.environ.get("RAG_API_KEY"), help="X-API-Key to send, if the server needs one"
     )

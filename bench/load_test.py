@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from evaluation.servers import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = [
@@ -37,12 +38,6 @@ QUESTIONS = [
     "What targets does the AI Concept 2024-2029 set?",
     "What is the Digital Code?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -109,8 +109,7 @@ def main() -> int:
         results["embedded"]["disk_mb"] = round(disk_mb(embedded.index_dir), 1)
         print("embedded:", json.dumps(results["embedded"]), flush=True)
         if not args.skip_server:
-            sys.path.insert(0, str(REPO / "tests"))
-            from servers import chroma_server  # the tests' helper: a real `chroma run` on 127.0.0.1
+            from evaluation.servers import chroma_server  # a real `chroma run` on 127.0.0.1
 
             data = Path(tmp) / "server-data"
             with chroma_server(data, timeout=120) as url:

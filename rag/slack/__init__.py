@@ -6,19 +6,12 @@
 `python -m rag.slack` runs it over Socket Mode. Set-up: slack/README.md.
 """
 
-from .bot import (
-    ack_command,
-    ack_only,
-    answer_command,
-    answer_event,
-    build_app,
-    drop_duplicate_events,
-    is_direct_question,
-    record_feedback,
-    register,
-    thread_history,
-)
+from .bot import build_app, drop_duplicate_events, register
 from .format import answer_blocks, answer_fallback, answer_plain, escape, slack_to_plain
+from .listeners.actions import record_feedback
+from .listeners.commands import ack_command, answer_command
+from .listeners.common import ack_only
+from .listeners.events import answer_event, is_direct_question, thread_history
 from .memory import AnswerLog, RecentKeys
 
 __all__ = [

@@ -26,8 +26,9 @@ from starlette.concurrency import run_in_threadpool
 
 from ..feedback import FeedbackStore
 from ..settings import Settings
-from .bot import build_app, failure_text, protect_settings
+from .bot import build_app, protect_settings
 from .format import answer_plain, escape, shorten, slack_to_plain
+from .listeners.common import failure_text
 from .logs import log
 
 MAX_BODY_BYTES = 1_000_000
