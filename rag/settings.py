@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     generator: Literal["extractive", "openai", "ollama", "local"] = Field(
         "extractive",
         description="extractive: quote sentences (no LLM). openai: any OpenAI-compatible server (RAG_LLM_BASE_URL). "
-        "ollama: the OpenAI-compatible API of a local Ollama. local: a GGUF file in process (llama-cpp-python).",
+        "ollama: the OpenAI-compatible API of a local Ollama. local: a GGUF file in process (llama.cpp via xllamacpp).",
     )
     max_answer_sentences: int = Field(3, ge=1, le=10)
     scorer_path: Path | None = Field(

@@ -1,6 +1,7 @@
 """LLM answers: the verifier on hand-written drafts, then real models (SmolLM2-135M GGUF) in process and behind
-llama.cpp's OpenAI-compatible server. The assertions are about plumbing and verification, not the small
-model's wisdom: whatever it writes, the final answer cites real passages with exact quotes, or falls back."""
+llama.cpp's OpenAI-compatible server (both through xllamacpp). The assertions are about plumbing and verification,
+not the small model's wisdom: whatever it writes, the final answer cites real passages with exact quotes, or falls
+back."""
 
 from __future__ import annotations
 
@@ -263,7 +264,7 @@ def test_failure_notes_name_the_setting_and_hide_the_key(small_index):
 # --- real models ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def model_path():
-    pytest.importorskip("llama_cpp")
+    pytest.importorskip("xllamacpp")
     return default_model_path()
 
 
@@ -337,12 +338,24 @@ def test_unreachable_server_falls_back_with_a_note(small_index, embedder, caplog
     assert "LLM answer failed" in caplog.text and secret not in caplog.text and secret not in repr(bot.settings)
 
 
+# llama.cpp's HTTP server as xllamacpp runs it (the wheel has no command line), in its own process until SIGTERM.
+SERVE = """
+import signal, sys, xllamacpp
+stop = {signal.SIGTERM, signal.SIGINT}
+signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # before the server's threads start: they inherit the mask
+params = xllamacpp.CommonParams()
+params.model.path, params.hostnames, params.port = sys.argv[1], ["127.0.0.1"], int(sys.argv[2])
+params.n_ctx, params.n_parallel = 4096, 1
+server = xllamacpp.Server(params)
+print("listening on", server.listening_address, flush=True)
+signal.sigwait(stop)
+"""
+
+
 @pytest.fixture(scope="module")
 def llama_server(model_path, tmp_path_factory):
-    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
     port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--n_ctx", "4096", "--verbose", "false"]
+    cmd = [sys.executable, "-c", SERVE, str(model_path), str(port)]
     url = f"http://127.0.0.1:{port}/v1"
     with running(cmd, f"{url}/models", tmp_path_factory.mktemp("llama-server") / "server.log", timeout=60):
         yield url

