@@ -11,6 +11,7 @@ from typing import Any
 
 from rag.errors import IngestError
 from rag.language import document_language
+from rag.text import HEADING_TITLE
 from rag.types import Document, Source
 
 from .frontmatter import split_front_matter
@@ -20,7 +21,6 @@ log = logging.getLogger(__name__)
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_ZIP_RATIO = 200
 _LIKELY_ENCODINGS = ["utf_16", "cp1252", "cp1251", "koi8_r", "cp1250", "iso8859_2"]
-_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
 def decode_text(data: bytes, name: str) -> str:
@@ -60,7 +60,7 @@ def _sources(meta: dict[str, Any]) -> tuple[Source, ...]:
 def _document(source: str, text: str, meta: dict[str, Any], fallback_title: str, pages: tuple = (), kind: str = "") -> Document:
     if not text.strip():
         raise IngestError("no text in the file")
-    heading = _HEADING.search(text[:2000])
+    heading = HEADING_TITLE.search(text[:2000])
     title = str(meta.get("title") or (heading.group(1) if heading else "") or fallback_title)
     sources = _sources(meta)
     clean: dict[str, Any] = {k: v for k, v in meta.items() if k not in ("title", "sources") and isinstance(v, (str, int, float, bool))}
@@ -199,7 +199,7 @@ LOADERS: dict[str, Callable[[Path, str, bytes], Document]] = {
 def load_bytes(path: Path, source: str, data: bytes) -> Document:
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
-        raise IngestError(f"unsupported file type {path.suffix!r}")
+        raise IngestError(f"unsupported file type {path.suffix!r}: ingest reads {', '.join(sorted(LOADERS))}")
     return loader(path, source, data)
 
 

@@ -1,4 +1,5 @@
-"""Text primitives shared by ingest and answering: sentence spans, word counts, lexical tokens.
+"""Text primitives shared by ingest, answering and the front ends: sentence spans, word counts, lexical tokens,
+and the one home of the patterns and word lists they share (headings, citation markers, names, months, stop words).
 
 Lexical tokens are stemmed in the text's own language (Snowball) when it is known, English otherwise; stop
 words of English, German and Russian are dropped in any text.
@@ -10,6 +11,7 @@ import re
 import unicodedata
 from functools import cache
 from itertools import pairwise
+from urllib.parse import urlsplit
 
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_GERMAN, STOPWORDS_RUSSIAN
@@ -19,7 +21,17 @@ _ABBREVIATIONS = frozenset(
 )
 # Candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace, then a likely sentence start.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'»”’)\]]*\s+(?=[\"'«“„‘(\[]?[A-ZÄÖÜА-ЯЁ0-9])")
-_HEADING_LINE = re.compile(r"^[ \t]*#{1,6}[ \t]+[^\n]*$", re.MULTILINE)
+# Markdown headings: a whole heading line, its "## " mark alone, and the title it carries.
+HEADING_LINE = re.compile(r"^[ \t]*#{1,6}[ \t]+[^\n]*$", re.MULTILINE)
+HEADING_MARK = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+")
+HEADING_TITLE = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+# A citation marker in an answer's text: "[n]" refers to citations[n-1].
+CITATION_MARKER = re.compile(r"\[(\d{1,3})\]")
+# Names: a capitalised word (question and passage features) and, for checking an LLM's sentences, any
+# capitalised token including abbreviations ("U.S.") and initials; words capitalised for other reasons.
+NAME = re.compile(r"(?<![\w.])([A-ZÄÖÜА-ЯЁ][\w\-’']+)")
+NAME_TOKEN = re.compile(r"(?<![\w.])([A-ZÄÖÜА-ЯЁ][\w.\-’']*\w|[A-ZÄÖÜА-ЯЁ])")
+NOT_NAMES = frozenset(["i", "i'm", "i've", "passage", "passages", "source", "sources", "document", "documents"])
 # Month names (English, German, Russian in the genitive of dates): a date's day keeps its period
 # ("11. August"), answers are checked for dates, and LLM sentences must not invent one.
 MONTHS = frozenset(
@@ -60,7 +72,7 @@ def _blocks(text: str) -> list[tuple[int, int]]:
         cuts.update((m.start(), m.end()))
     for m in re.finditer(r"\n(?=[ \t]*(?:#{1,6}\s|[-*•]\s|\d{1,3}[.)]\s))", text):
         cuts.add(m.start())
-    for m in _HEADING_LINE.finditer(text):
+    for m in HEADING_LINE.finditer(text):
         cuts.update((m.start(), m.end()))
     ordered = sorted(cuts)
     return [(a, b) for a, b in pairwise(ordered) if text[a:b].strip()]
@@ -131,3 +143,18 @@ def lexical_tokens(text: str, language: str = "") -> list[str]:
 
 def content_terms(text: str, language: str = "") -> set[str]:
     return set(lexical_tokens(text, language))
+
+
+def http_url(url: object) -> str | None:
+    """The URL (stripped) if it is an absolute http(s) link without whitespace, else None: no `javascript:` or
+    `data:` URL ever becomes a link. Each front end then escapes it for its own markup."""
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        return None
+    return url

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..text import MONTHS, NUMBER, STOPWORDS, sentence_spans
+from ..text import MONTHS, NAME_TOKEN, NOT_NAMES, NUMBER, STOPWORDS, sentence_spans
 from ..types import Passage
 
 # [1]  [1, 2]  [1;2]  [1-3]  [Passage 2]  [source 1]
@@ -23,10 +23,7 @@ META = re.compile(
     re.IGNORECASE,
 )
 _MONTH = re.compile(r"\b(" + "|".join(sorted(MONTHS)) + r")\b", re.IGNORECASE)
-_NAME = re.compile(r"(?<![\w.])([A-ZÄÖÜА-ЯЁ][\w.\-’']*\w|[A-ZÄÖÜА-ЯЁ])")
 _POSSESSIVE = re.compile(r"[’']s$")
-# Words that are capitalised for other reasons than being names.
-_NOT_NAMES = frozenset(["i", "i'm", "i've", "passage", "passages", "source", "sources", "document", "documents"])
 # Text in a passage that speaks to the model rather than about the subject.
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b[^.!?\n]{0,60}\b(instructions?|prompts?|rules|directions|everything|above|previous)\b"
@@ -102,7 +99,7 @@ def facts_of(sentence: str) -> list[str]:
     facts += [m.group(0) for m in _MONTH.finditer(sentence)]
     first = re.match(r"\W*[\w.\-’']+", sentence)
     first_end = first.end() if first else 0
-    for m in _NAME.finditer(sentence):
+    for m in NAME_TOKEN.finditer(sentence):
         # "AI-generated": only the capitalised parts of a hyphenated word are names.
         for word in _POSSESSIVE.sub("", m.group(1)).rstrip(".").split("-"):
             if not word or not word[0].isupper():
@@ -111,7 +108,7 @@ def facts_of(sentence: str) -> list[str]:
             if m.start() < first_end and not acronym:
                 continue  # the first word is capitalised anyway
             low = word.lower()
-            if low in _NOT_NAMES or low in MONTHS or (low in STOPWORDS and not acronym):
+            if low in NOT_NAMES or low in MONTHS or (low in STOPWORDS and not acronym):
                 continue
             facts.append(word)
     return list(dict.fromkeys(facts))

@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..text import NUMBER, STOPWORDS, digits, lexical_tokens
+from ..text import NAME, NUMBER, STOPWORDS, digits, lexical_tokens
 
 FEATURES = (
     "sim",
@@ -75,7 +75,6 @@ FEATURES = (
 )
 
 # Capitalised words (any script) and acronyms; the question's first word is capitalised anyway.
-_NAME = re.compile(r"(?<![\w.])([A-ZÄÖÜА-ЯЁ][\w\-’']+)")
 # Names are matched on their first letters, so that inflected forms count ("Kazakhstan's", "Токаева").
 _NAME_PREFIX = 5
 _GRAM = 4
@@ -93,7 +92,7 @@ def names_in(text: str) -> list[str]:
     first = re.match(r"\W*\w+", text)
     skip = first.end() if first else 0
     found = []
-    for m in _NAME.finditer(text):
+    for m in NAME.finditer(text):
         word = re.sub(r"[’']s?$", "", m.group(1))
         if m.start() >= skip and word.lower() not in STOPWORDS and len(word) >= 2:
             found.append(word)

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..text import CITATION_MARKER, HEADING_LINE, http_url
 from ..types import Answer, Citation, Passage, Source
 
 HELPFUL = "rag_feedback_helpful"
@@ -29,10 +30,7 @@ QUOTE_CHARS = 280
 SNIPPET_CHARS = 220
 _ZWSP = "\u200b"
 
-_MARKER = re.compile(r"\[(\d{1,3})\]")
 _AT_WORD = re.compile(r"(?<![\w.+-])@(?=\w)")  # "@channel", "@here", "@alice" but not "me@example.org"
-_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+[^\n]*$", re.MULTILINE)
-_URL_OK = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
 def escape(text: Any) -> str:
@@ -44,10 +42,8 @@ def escape(text: Any) -> str:
 
 def safe_url(url: Any) -> str | None:
     """The URL ready to go inside `<url|label>`, or None unless it is a plain http(s) URL."""
-    if not isinstance(url, str):
-        return None
-    url = url.strip()
-    if not _URL_OK.match(url):
+    url = http_url(url)
+    if url is None:
         return None
     url = re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", url)  # a stray % (existing %xx escapes are kept)
     for raw, encoded in (("|", "%7C"), ("<", "%3C"), (">", "%3E"), ('"', "%22"), ("`", "%60")):
@@ -136,7 +132,7 @@ def answer_mrkdwn(answer: Answer) -> str:
     text = escape(answer.text)
     if len(text) > MAX_SECTION:
         text = text[: MAX_SECTION - 1].rsplit(" ", 1)[0] + "…"
-    return _MARKER.sub(marker, text)
+    return CITATION_MARKER.sub(marker, text)
 
 
 def citation_mrkdwn(citation: Citation) -> str:
@@ -152,7 +148,7 @@ def related_mrkdwn(passage: Passage) -> str:
     head = f"• *{escape(passage.title)}*"
     if passage.chunk.date:
         head += f" · {escape(passage.chunk.date)}"
-    snippet = _HEADING.sub(" ", passage.text)  # a chunk may start with its document's "# Title" line
+    snippet = HEADING_LINE.sub(" ", passage.text)  # a chunk may start with its document's "# Title" line
     return f"{head}\n{_source_links(passage)}\n{_quote(snippet, SNIPPET_CHARS)}"
 
 

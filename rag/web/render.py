@@ -16,12 +16,12 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
-from urllib.parse import urlsplit
 
 from ..answering.messages import text as label
+from ..text import CITATION_MARKER, HEADING_MARK, http_url
 from ..types import Answer, Chunk, Citation, Passage
 
-MARKER = re.compile(r"\[(\d{1,3})\]")
+MARKER = CITATION_MARKER
 # Characters Markdown (and KaTeX's `$$`) would interpret; a backslash makes each one literal (CommonMark).
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$:])")
 PASSAGE_PREVIEW_CHARS = 1200
@@ -42,17 +42,10 @@ def md_escape(text: str) -> str:
 
 
 def safe_url(url: object) -> str | None:
-    """The URL if it is an absolute http(s) link (so no `javascript:` or `data:` ever becomes a link)."""
-    if not isinstance(url, str):
-        return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c in url for c in "\"'<> \t\r\n"):
-        return None
-    return url
+    """The URL if it is an http(s) link (`text.http_url`) that cannot leave an HTML attribute (no quotes or
+    angle brackets; such a URL is dropped rather than repaired)."""
+    url = http_url(url)
+    return None if url is None or any(c in url for c in "\"'<>") else url
 
 
 def anchor_id(turn: int, n: int) -> str:
@@ -121,7 +114,6 @@ def plain_passage(chunk: Chunk, limit: int = PASSAGE_PREVIEW_CHARS) -> str:
     return _segment(text, _display_mask(text), 0, last) + ("…" if last < len(text) else "")
 
 
-_HEADING_MARK = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+")
 _EXTRA_BREAK = re.compile(r"\n[ \t]*(?=\n)")
 
 
@@ -131,7 +123,7 @@ def _display_mask(text: str) -> list[bool]:
     Display only, for a `white-space: pre-line` block; offsets are resolved on the original text.
     """
     keep = [True] * len(text)
-    for pattern in (_HEADING_MARK, _EXTRA_BREAK):
+    for pattern in (HEADING_MARK, _EXTRA_BREAK):
         for match in pattern.finditer(text):
             keep[match.start() : match.end()] = [False] * (match.end() - match.start())
     return keep
