@@ -1,11 +1,12 @@
 """`python app.py [--host 127.0.0.1] [--port 7860]`: the chat page at / and the REST API at /api (docs at /docs)."""
 
-import os
 import sys
 
 
 def main() -> int:
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from rag.settings import apply_process_defaults
+
+    apply_process_defaults()  # before gradio, chromadb and transformers are imported
     from rag.web import main as serve
 
     return serve(sys.argv[1:])

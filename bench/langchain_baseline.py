@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -149,7 +150,7 @@ def main() -> int:
 
     if not args.skip_scifact:
         data = load_beir(args.data, "test")
-        cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+        cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir(os.environ)
         store, n_chunks, seconds, cached = lc_scifact_index(data, lc_embeddings, cache, args.rebuild_scifact)
         run, lc_times = {}, []
         for qid, text in data.split_queries.items():

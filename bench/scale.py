@@ -29,11 +29,13 @@ from rag import Assistant, Settings
 from rag.embedder import SentenceTransformerEmbedder
 from rag.store import VectorStore, record_to_chunk
 
+from evaluation.beir import default_cache_dir
+
 QUESTIONS = [json.loads(line)["text"] for line in (REPO.parent / "shared/bench/scifact/queries.jsonl").open()][:200]
 
 
 def source_index() -> Path:
-    root = Path(os.environ.get("RAG_EVAL_CACHE_DIR", Path.home() / ".cache/kz-ai-rag/eval"))
+    root = default_cache_dir(os.environ)
     found = sorted(p for p in root.glob("scifact-*") if (p / "chroma").is_dir())
     if not found:
         raise SystemExit("no SciFact evaluation index: run `python -m rag eval beir ../shared/bench/scifact` first")

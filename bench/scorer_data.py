@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ def gather_xquad(folder: Path, cache_dir: str | None) -> list[Run]:
 
     settings = Settings(torch_threads=1)
     embedder, multilingual = SentenceTransformerEmbedder(settings), build_multilingual(settings)
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache = Path(cache_dir) if cache_dir else default_cache_dir(os.environ)
     files = squad_files(folder)
     articles = {lang: [a for a in load_squad(path) if in_split(a.index, "train")] for lang, path in files.items()}
     english = {q.id: q.answers for a in articles["en"] for q in a.questions}
@@ -113,7 +114,7 @@ def gather_corpus(corpus: Path, questions: Path, cache_dir: str | None) -> list[
     from ingest import Indexer
 
     settings = Settings(torch_threads=1)
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache = Path(cache_dir) if cache_dir else default_cache_dir(os.environ)
     target = settings.model_copy(update={"index_dir": cache / "corpus-train", "collection": "corpus_train", "chroma_url": None})
     embedder, multilingual = SentenceTransformerEmbedder(settings), build_multilingual(settings)
     Indexer(target, embedder, multilingual).run([str(corpus)])

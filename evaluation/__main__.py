@@ -7,7 +7,7 @@ import logging
 import sys
 
 from rag.errors import RagError
-from rag.settings import Settings
+from rag.settings import Settings, apply_process_defaults
 
 from . import cli
 
@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        apply_process_defaults()
         return cli.run(args, Settings())
     except (RagError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

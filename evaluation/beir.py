@@ -20,10 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,10 +101,13 @@ def load_beir(root: str | Path, split: str = "test") -> BeirData:
 
 
 # --- the cached index -----------------------------------------------------------------------------------------
-def default_cache_dir() -> Path:
-    if os.environ.get("RAG_EVAL_CACHE_DIR"):
-        return Path(os.environ["RAG_EVAL_CACHE_DIR"]).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where evaluation indexes are kept: `RAG_EVAL_CACHE_DIR`, else `$XDG_CACHE_HOME/kz-ai-rag/eval`, else
+    `~/.cache/kz-ai-rag/eval`; `environ` is the entry point's environment (none: the home default)."""
+    environ = environ or {}
+    if environ.get("RAG_EVAL_CACHE_DIR"):
+        return Path(environ["RAG_EVAL_CACHE_DIR"]).expanduser()
+    base = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "kz-ai-rag" / "eval"
 
 
@@ -243,7 +245,7 @@ def score_run(run: QueryRun, qrels: dict[str, dict[str, int]], k: int = 10) -> d
 
 def evaluate_beir(
     root: str | Path,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     split: str = "test",
     k: int = 10,
@@ -262,7 +264,6 @@ def evaluate_beir(
     """
     from rag.assistant import Assistant
 
-    settings = settings or Settings()
     embedder = embedder or SentenceTransformerEmbedder(settings)
     multilingual = multilingual or build_multilingual(settings)
     data = load_beir(root, split)

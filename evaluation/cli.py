@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from typing import Any
 
 from rag.settings import Settings
 
+from .beir import default_cache_dir
 from .fusion import FUSIONS
 from .squad import DEFAULT_PAIRS
 
@@ -58,6 +60,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "device", None):
         settings = settings.model_copy(update={"embedding_device": args.device})
     progress = not args.no_progress
+    args.cache_dir = args.cache_dir or str(default_cache_dir(os.environ))
     if args.eval_command == "beir":
         from .beir import evaluate_beir
 

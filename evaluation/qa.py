@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
+from rag.settings import Settings
 
 from .metrics import percentile
 
@@ -171,13 +172,11 @@ def summarise(results: Sequence[QuestionResult], k: int = 5) -> dict[str, Any]:
 
 
 def evaluate_qa(  # type: ignore[no-untyped-def]
-    path: str | Path, settings=None, *, embedder=None, k: int = 5, progress: bool = False, details: bool = False, fusion: str | None = None
+    path: str | Path, settings: Settings, *, embedder=None, k: int = 5, progress: bool = False, details: bool = False, fusion: str | None = None
 ) -> dict[str, Any]:
     """Run a question set against the index in `settings` and summarise it (`fusion`: as in evaluate_beir)."""
     from rag.assistant import Assistant
-    from rag.settings import Settings
 
-    settings = settings or Settings()
     if fusion:
         settings = settings.model_copy(update={"fusion": fusion})
     assistant = Assistant(settings, embedder=embedder)

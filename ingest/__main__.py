@@ -8,7 +8,7 @@ import logging
 import sys
 
 from rag.errors import RagError
-from rag.settings import Settings
+from rag.settings import Settings, apply_process_defaults
 
 from .index import Indexer
 
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "sentence_transformers", "chromadb", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        apply_process_defaults()
         settings = Settings()
         report = Indexer(settings).run(args.paths, rebuild=args.rebuild, progress=not args.quiet, wait_seconds=args.wait)
     except RagError as exc:

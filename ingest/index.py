@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -248,4 +247,4 @@ def _progress(total: int, unit: str, enabled: bool):  # type: ignore[no-untyped-
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, disable=not sys.stderr.isatty() and not os.environ.get("RAG_PROGRESS"))
+    return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, disable=not sys.stderr.isatty())

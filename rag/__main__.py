@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RagError
-from .settings import Settings
+from .settings import Settings, apply_process_defaults
 
 COMMAND_GROUP = "kz_ai_rag.commands"
 
@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        apply_process_defaults()
         settings = Settings()
         return int(args.run(args, settings))
     except RagError as exc:

@@ -56,7 +56,7 @@ class Assistant:
         multilingual: Embedder | None = None,
         scorer: SentenceScorer | None = None,
     ) -> None:
-        self.settings = settings or Settings()
+        self.settings = settings or Settings()  # the Python API is an entry point: settings from the environment
         s = self.settings
         self.embedder = embedder or SentenceTransformerEmbedder(s)
         self.multilingual = multilingual or build_multilingual(s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from .errors import InvalidQuestion
 from .text import content_terms
 from .types import Turn
 
@@ -36,7 +37,9 @@ def as_turns(history: Iterable) -> tuple[Turn, ...]:  # type: ignore[type-arg]
         elif isinstance(item, (list, tuple)) and len(item) == 2:
             turns.append(Turn(str(item[0] or ""), str(item[1] or "")))
         else:
-            raise ValueError(f"history items must be [user, assistant] pairs, not {item!r}")
+            raise InvalidQuestion(
+                f"history items must be [user, assistant] pairs or {{'role', 'content'}} messages, not {item!r}"
+            )
     if pending_user:
         turns.append(Turn(pending_user, ""))
     return tuple(turns)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -81,8 +80,6 @@ class SentenceTransformerEmbedder:
     @property
     def model(self):  # type: ignore[no-untyped-def]
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             from sentence_transformers import SentenceTransformer
 
             if self._threads:
@@ -121,10 +118,6 @@ class SentenceTransformerEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode([self._query_prefix + t for t in texts])
-
-    def embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed short spans (for answer selection) with the passage prefix."""
-        return self.embed_documents(texts)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -17,7 +17,7 @@ class EmptyIndex(RagError):
     """There is no index yet, or it holds nothing."""
 
 
-class InvalidQuestion(RagError):
+class InvalidQuestion(RagError, ValueError):
     """The question is empty, too long or otherwise unusable."""
 
 

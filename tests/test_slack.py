@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from typing import Any
@@ -43,11 +43,31 @@ from rag.slack import (
     slack_to_plain,
     thread_history,
 )
-from rag.slack.format import HELPFUL, NOT_HELPFUL, all_texts, answer_blocks, link, safe_url
+from rag.slack.format import HELPFUL, NOT_HELPFUL, answer_blocks, link, safe_url
 from rag.slack.http import mount_slack
 from rag.slack.logs import log as slack_log
 from rag.slack.logs import protect
 from rag.types import Answer
+
+
+def all_texts(blocks: Iterable[dict[str, Any]]) -> Sequence[str]:
+    """Every text string inside a list of Block Kit blocks."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(list(blocks))
+    return found
+
 
 pytestmark = pytest.mark.server
 

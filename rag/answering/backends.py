@@ -79,8 +79,8 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
             ) from exc
         url = base_url(settings)
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-        if key is None and url is None:  # the real OpenAI API: its usual variable
-            key = os.environ.get("OPENAI_API_KEY")
+        if key is None and url is None and settings.openai_api_key:  # the real OpenAI API: its usual variable
+            key = settings.openai_api_key.get_secret_value()
         return ChatOpenAI(
             base_url=url,
             model=model_name(settings),

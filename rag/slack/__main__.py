@@ -12,7 +12,7 @@ import logging
 import sys
 
 from ..errors import RagError
-from ..settings import Settings
+from ..settings import Settings, apply_process_defaults
 
 
 def _fail(message: str) -> int:
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     try:
+        apply_process_defaults()
         settings = Settings()
     except Exception as exc:  # noqa: BLE001 - pydantic's message names the bad variable
         return _fail(f"invalid settings: {exc}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..text import CITATION_MARKER, HEADING_LINE, http_url
@@ -255,22 +254,3 @@ def answer_plain(answer: Answer) -> str:
 def notice_blocks(text: str) -> list[dict[str, Any]]:
     """A one-section message (apologies, usage hints). `text` must already be safe mrkdwn."""
     return [{"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION]}}]
-
-
-def all_texts(blocks: Iterable[dict[str, Any]]) -> Sequence[str]:
-    """Every text string inside a list of blocks (for tests and checks)."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(list(blocks))
-    return found

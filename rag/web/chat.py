@@ -162,6 +162,13 @@ def _sentence(message: str) -> str:
     return (message[:1].upper() + message[1:]).rstrip(".") + "." if message else message
 
 
+def _footer(settings: Settings) -> str:
+    """How answers are written, as the page's footer says it."""
+    if settings.generator == "extractive":
+        return "Extractive answers: every sentence is quoted from a document and cited."
+    return "Answers written by a language model; every sentence is checked against the passage it cites."
+
+
 def build_chat(assistant: Assistant, settings: Settings, feedback: FeedbackStore) -> gr.Blocks:
     """The chat page (mount it with `mount_chat`, which adds its CSS, script and theme)."""
     handlers = ChatHandlers(assistant, settings, feedback)
@@ -207,8 +214,7 @@ def build_chat(assistant: Assistant, settings: Settings, feedback: FeedbackStore
                 gr.HTML('<div id="kz-sources-title">Sources</div>', js_on_load=None)
                 sources = gr.HTML(render.EMPTY_PANEL, elem_id="kz-sources", js_on_load=None)
         gr.HTML(
-            '<div id="kz-footer">Extractive answers: every sentence is quoted from a document and cited. '
-            'REST API: <a href="/docs" target="_blank">/docs</a></div>',
+            f'<div id="kz-footer">{_footer(settings)} REST API: <a href="/docs" target="_blank">/docs</a></div>',
             js_on_load=None,
         )
 

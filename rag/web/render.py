@@ -228,6 +228,3 @@ def sources_panel(sections: Sequence[str]) -> str:
         return EMPTY_PANEL
     return '<div class="kz-panel">' + "".join(reversed(sections)) + "</div>"
 
-
-def notice_html(message: str, kind: str = "warn") -> str:
-    return f'<div class="kz-notice kz-notice-{esc(kind)}">{esc(message)}</div>'
