@@ -23,7 +23,7 @@ from filelock import FileLock, Timeout
 
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.errors import IndexBusy, IngestError
-from rag.lexical import LexicalIndex, cache_key
+from rag.lexical import LexicalIndex, cache_folder, cache_key
 from rag.multilingual import build_multilingual
 from rag.settings import Settings
 from rag.store import VectorStore, collection_names
@@ -218,7 +218,7 @@ class Indexer:
             client.delete_collection(name)
 
     def _cache_lexical(self, store: VectorStore, generation: str) -> None:
-        folder = self.settings.index_dir / "lexical" / self.settings.collection
+        folder = cache_folder(self.settings.index_dir, self.settings.collection)
         folder.parent.mkdir(parents=True, exist_ok=True)
         LexicalIndex.build(store.iter_records()).save(folder, cache_key(store.location, self.settings.collection, generation))
 

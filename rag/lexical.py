@@ -134,5 +134,10 @@ def _matches(facets: Mapping[str, str], where: Mapping[str, Any]) -> bool:
     return True
 
 
+def cache_folder(index_dir: Path, collection: str) -> Path:
+    """Where the BM25 index of `collection` is cached beside the vector index."""
+    return index_dir / "lexical" / collection
+
+
 def cache_key(location: str, collection: str, generation: str) -> str:
     return hashlib.sha1(f"{location}|{collection}|{generation}|{TOKENIZER_VERSION}".encode()).hexdigest()[:16]

@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import InvalidQuestion
 from .fusion import convex, ranked, rrf
-from .lexical import LexicalIndex, cache_key
+from .lexical import LexicalIndex, cache_folder, cache_key
 from .query import Query, QueryEncoder
 from .settings import Settings
 from .spaces import chunk_of
@@ -89,7 +89,7 @@ class HybridRetriever:
 
     def _load_lexical(self, generation: str) -> LexicalIndex:
         key = cache_key(self._store.location, self._settings.collection, generation)
-        folder = self._settings.index_dir / "lexical" / self._settings.collection
+        folder = cache_folder(self._settings.index_dir, self._settings.collection)
         cached = LexicalIndex.load(folder, key)
         if cached is not None and len(cached) == self._store.count():
             return cached
