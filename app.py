@@ -7,7 +7,7 @@ def main() -> int:
     from rag.settings import apply_process_defaults
 
     apply_process_defaults()  # before gradio, chromadb and transformers are imported
-    from rag.web import main as serve
+    from rag.server import main as serve
 
     return serve(sys.argv[1:])
 

@@ -54,7 +54,7 @@ def start_server(index_dir: Path) -> tuple[str, object]:
     import uvicorn
 
     from rag import Assistant, Settings
-    from rag.web import create_app
+    from rag.server import create_app
 
     settings = Settings(index_dir=index_dir)
     assistant = Assistant(settings)

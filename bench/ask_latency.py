@@ -59,11 +59,11 @@ def main() -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
+    from evaluation.beir import ensure_index, load_beir
+    from evaluation.qa import load_devset
     from ingest import Indexer
     from rag.assistant import Assistant
     from rag.embedder import SentenceTransformerEmbedder
-    from evaluation.beir import ensure_index, load_beir
-    from evaluation.qa import load_devset
 
     base = settings_for(args.device)
     embedder = SentenceTransformerEmbedder(base)

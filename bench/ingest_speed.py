@@ -52,9 +52,9 @@ def main() -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
+    from evaluation.beir import BeirData, ensure_index, load_beir
     from ingest import Indexer
     from rag.embedder import SentenceTransformerEmbedder
-    from evaluation.beir import BeirData, ensure_index, load_beir
 
     base = settings_for(args.device)
     embedder = SentenceTransformerEmbedder(base)

@@ -87,13 +87,13 @@ def main() -> int:
 
     logging.basicConfig(level=logging.WARNING)
     Chroma, Document, HuggingFaceEmbeddings, Splitter = _langchain()
+    from evaluation.beir import default_cache_dir, evaluate_beir, load_beir
+    from evaluation.metrics import evaluate, percentile
+    from evaluation.qa import load_devset, source_matches
     from ingest import Indexer
     from ingest.discover import discover
     from rag.assistant import Assistant
     from rag.embedder import SentenceTransformerEmbedder, resolve_model_path
-    from evaluation.beir import default_cache_dir, evaluate_beir, load_beir
-    from evaluation.metrics import evaluate, percentile
-    from evaluation.qa import load_devset, source_matches
 
     base = settings_for(args.device)
     ours_embedder = SentenceTransformerEmbedder(base)

@@ -25,11 +25,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from evaluation.beir import default_cache_dir
 from rag import Assistant, Settings
 from rag.embedder import SentenceTransformerEmbedder
 from rag.store import VectorStore, record_to_chunk
-
-from evaluation.beir import default_cache_dir
 
 QUESTIONS = [json.loads(line)["text"] for line in (REPO.parent / "shared/bench/scifact/queries.jsonl").open()][:200]
 

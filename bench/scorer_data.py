@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.beir import default_cache_dir
+from evaluation.qa import load_devset
+from evaluation.squad import article_document, contains_gold, in_split, index_articles, load_squad, squad_files
 from rag.answering import EvidenceStep
 from rag.answering.features import FEATURES
 from rag.assistant import Assistant
 from rag.embedder import SentenceTransformerEmbedder
-from evaluation.beir import default_cache_dir
-from evaluation.qa import load_devset
-from evaluation.squad import article_document, contains_gold, in_split, index_articles, load_squad, squad_files
 from rag.multilingual import build_multilingual
 from rag.settings import Settings
 

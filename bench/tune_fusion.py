@@ -27,11 +27,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, default_data, results_dir
-from rag.assistant import Assistant
-from rag.embedder import SentenceTransformerEmbedder
 from evaluation.beir import ensure_index, load_beir
 from evaluation.metrics import evaluate
 from evaluation.squad import DEFAULT_PAIRS, squad_files, squad_to_beir
+from rag.assistant import Assistant
+from rag.embedder import SentenceTransformerEmbedder
 from rag.fusion import convex, ranked
 from rag.multilingual import build_multilingual
 from rag.settings import Settings

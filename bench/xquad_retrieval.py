@@ -18,9 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import REPO, machine, save
-from rag.embedder import SentenceTransformerEmbedder
 from evaluation.beir import evaluate_beir
 from evaluation.squad import DEFAULT_PAIRS, squad_files, squad_to_beir
+from rag.embedder import SentenceTransformerEmbedder
 from rag.multilingual import build_multilingual
 from rag.settings import Settings
 

@@ -32,7 +32,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     from rag import Assistant, Settings
-    from rag.web import create_app
+    from rag.server import create_app
 
     settings = Settings()
     assistant = Assistant(settings)

@@ -52,8 +52,8 @@ def test_beir_eval_end_to_end_and_cached(tmp_path: Path, embedder) -> None:  # t
 
 
 def test_cli_json_is_the_last_line(tmp_path: Path, capsys, monkeypatch, embedder) -> None:  # type: ignore[no-untyped-def]
-    from rag.__main__ import main
     from evaluation import beir
+    from rag.__main__ import main
 
     monkeypatch.setattr(beir, "SentenceTransformerEmbedder", lambda settings: embedder)
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))

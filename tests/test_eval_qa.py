@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import ConfigError
 from evaluation.qa import DevQuestion, check, evaluate_qa, load_devset, summarise
+from rag.errors import ConfigError
 from rag.types import Answer, Chunk, Citation, Passage
 
 DEVSET = [

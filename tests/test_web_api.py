@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from rag import Assistant, Settings
 from rag.feedback import FeedbackStore, feedback_path
-from rag.web import create_app
+from rag.server import create_app
 
 LAW_QUESTION = "When was the AI law signed?"
 OFF_TOPIC = "Give me a good lasagna recipe with bechamel"

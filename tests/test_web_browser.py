@@ -34,7 +34,7 @@ LAW_TITLE = "Kazakhstan's law on artificial intelligence"
 @pytest.fixture(scope="module")
 def server(small_index, assistant) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The real app (REST API + chat) served by uvicorn in a thread; yields its base URL."""
-    from rag.web import create_app
+    from rag.server import create_app
 
     settings, _ = small_index
     assistant.warm_up()

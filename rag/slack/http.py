@@ -49,8 +49,6 @@ def mount_slack(
     routes_before = len(api.router.routes)
     app: App | None = None
     if settings.slack_signing_secret is not None and settings.slack_bot_token is not None:
-        if store is None and isinstance(getattr(api.state, "feedback", None), FeedbackStore):
-            store = api.state.feedback  # the web app's store: one connection pool for the same file
         app = build_app(settings, assistant, client, store=store)
         _add_events_route(api, app)
         log.info("Slack events endpoint mounted at %s", EVENTS_PATH)

@@ -1,9 +1,2 @@
-"""The web front end: REST API (`rag.web.api`), Gradio chat (`rag.web.chat`), HTML rendering (`rag.web.render`).
-
-from rag.web import create_app
-app = create_app(Settings(), assistant)   # FastAPI: /api/*, /docs, and the chat at /
-"""
-
-from .server import create_app, main
-
-__all__ = ["create_app", "main"]
+"""The web front end: REST API (`api`), OpenAI-compatible chat API (`openai_api`), offline API docs (`docs`),
+Gradio chat (`chat`), HTML rendering (`render`). `rag.server.create_app` mounts them with the other front ends."""

@@ -1,39 +1,59 @@
 """The REST API under `/api`: ask (plain and streamed), search, health and feedback.
 
-Every error is a JSON body `{"detail": "<what went wrong>", "error": "<code>"}` with a 4xx/5xx status;
-a stack trace never reaches the client. The engine calls block, so the endpoints are plain `def`
-functions, which FastAPI runs in its threadpool.
+Every error is a JSON body `{"detail": "<what went wrong>", "error": "<code>"}` with a 4xx/5xx status
+(rag/web/api_errors.py); a stack trace never reaches the client. The engine calls block, so the endpoints are
+plain `def` functions, which FastAPI runs in its threadpool.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse, StreamingResponse
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from ..assistant import Assistant
-from ..errors import ConfigError, EmptyIndex, InvalidQuestion, RagError
+from ..errors import EmptyIndex, InvalidQuestion, RagError
 from ..feedback import Feedback, FeedbackStore
+from ..retrieve import FILTER_KEYS
 from ..settings import Settings
 from ..types import Answer, passage_to_dict
+from .api_errors import error_responses
+from .auth import WRONG_KEY, key_dependencies
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024
 MAX_K = 50
 MAX_HISTORY_TURNS = 50
+# What the engine accepts as a question (rag/assistant.py clean_question), declared so that clients and fuzzers
+# know it: at most the default RAG_MAX_QUESTION_CHARS, with a word character (Python's Unicode `\w`; a JSON
+# Schema pattern is an ECMA-262 regex, whose `\w` is ASCII only, hence the Unicode classes).
+QUESTION_SCHEMA = {
+    "minLength": 1,
+    "maxLength": Settings.model_fields["max_question_chars"].default,
+    "pattern": r"[\p{L}\p{N}_]",
+}
+_FILTER_VALUE = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
 
-Filters = dict[str, str | list[str]]
+
+def _json_integer(value: Any) -> Any:
+    """JSON Schema's integer: not `true` or `"5"`, which pydantic would otherwise take as 1 and 5."""
+    if isinstance(value, (bool, str)):
+        raise ValueError("must be a JSON integer")  # noqa: TRY004 - pydantic reports ValueError, not TypeError
+    return value
+
+
+K = Annotated[int, Field(ge=1, le=MAX_K), BeforeValidator(_json_integer)]
+Filters = Annotated[
+    dict[str, str | list[str]],
+    WithJsonSchema(
+        {"type": "object", "properties": dict.fromkeys(FILTER_KEYS, _FILTER_VALUE), "additionalProperties": False}
+    ),
+]
 
 
 # --- request and response bodies -----------------------------------------------------------------------------
@@ -43,28 +63,33 @@ class _Strict(BaseModel):
 
 class AskRequest(_Strict):
     question: str = Field(
-        ..., description="The question, in English or German.", examples=["When was the AI law signed?"]
+        ...,
+        description="The question, in English or German.",
+        examples=["When was the AI law signed?"],
+        json_schema_extra=QUESTION_SCHEMA,
     )
     history: list[tuple[str, str]] = Field(
         default_factory=list,
         max_length=MAX_HISTORY_TURNS,
         description="Earlier turns as [user, assistant] pairs, oldest first (for follow-up questions).",
     )
-    k: int | None = Field(None, ge=1, le=MAX_K, description="Passages to retrieve (default: the server's top_k).")
+    k: K | None = Field(None, description="Passages to retrieve (default: the server's top_k).")
     filters: Filters | None = Field(
         None, description='Restrict retrieval, e.g. {"language": "de"} or {"source": ["corpus/ai-law-2025.md"]}.'
     )
 
 
 class SearchRequest(_Strict):
-    question: str = Field(..., examples=["AI law labelling of generated content"])
-    k: int | None = Field(None, ge=1, le=MAX_K)
+    question: str = Field(..., examples=["AI law labelling of generated content"], json_schema_extra=QUESTION_SCHEMA)
+    k: K | None = None
     filters: Filters | None = None
 
 
 class FeedbackRequest(_Strict):
-    rating: Literal[1, -1] = Field(..., description="1: helpful, -1: not helpful.")
-    question: str = Field(..., min_length=1, max_length=20_000)
+    rating: Annotated[Literal[1, -1], BeforeValidator(_json_integer)] = Field(
+        ..., description="1: helpful, -1: not helpful."
+    )
+    question: str = Field(..., min_length=1, max_length=20_000, json_schema_extra={"pattern": r"\S"})
     answer: str = Field(..., max_length=40_000)
     citations: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_K)
     comment: str = Field("", max_length=2000)
@@ -143,181 +168,22 @@ class FeedbackOut(BaseModel):
     stored: bool = True
 
 
-class ErrorOut(BaseModel):
-    detail: str
-    error: str
-
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "The body is not valid JSON."},
-    401: {"model": ErrorOut, "description": "Missing or wrong API key (only when the server has one)."},
-    413: {"model": ErrorOut, "description": "The body is larger than the limit."},
-    422: {"model": ErrorOut, "description": "The question or another field is not acceptable."},
-    503: {"model": ErrorOut, "description": "There is no index yet."},
-}
-
-
-# --- errors ---------------------------------------------------------------------------------------------------
-def error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail, "error": code}, status_code=status, headers=headers)
-
-
-def _loc(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
-    return ".".join(parts)
-
-
-def _describe(err: dict[str, Any]) -> str:
-    kind = err.get("type", "")
-    where = _loc(tuple(err.get("loc", ())))
-    if kind == "extra_forbidden":
-        return f"unknown field '{where}'"
-    if kind in ("model_attributes_type", "dict_type") and not where:
-        return "the body must be a JSON object (sent with Content-Type: application/json)"
-    if kind == "missing":
-        return f"'{where}' is required" if where else "the request needs a JSON body"
-    msg = str(err.get("msg", "invalid value"))
-    return f"{where}: {msg}" if where else msg
-
-
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = list(exc.errors())
-    for err in errors:
-        if err.get("type") == "json_invalid":
-            reason = (err.get("ctx") or {}).get("error", "")
-            return error(
-                400,
-                "bad_json",
-                f"the request body is not valid JSON ({reason})" if reason else "the request body is not valid JSON",
-            )
-    message = "; ".join(_describe(e) for e in errors) or "invalid request"
-    # No "input" echo: it may be a 60 KB question, or a secret pasted by mistake.
-    details = [
-        {"loc": _loc(tuple(e.get("loc", ()))), "msg": str(e.get("msg", "")), "type": e.get("type")} for e in errors
-    ]
-    return JSONResponse({"detail": message, "error": "invalid_request", "errors": details}, status_code=422)
-
-
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    codes = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-    detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-    return error(
-        exc.status_code, codes.get(exc.status_code, "http_error"), detail, headers=getattr(exc, "headers", None)
-    )
-
-
-async def _rag_error(request: Request, exc: RagError) -> JSONResponse:
-    if isinstance(exc, InvalidQuestion):
-        return error(422, "invalid_question", str(exc))
-    if isinstance(exc, EmptyIndex):
-        return error(503, "no_index", str(exc))
-    log.error("engine error on %s: %s", request.url.path, exc)
-    code = "config_error" if isinstance(exc, ConfigError) else "engine_error"
-    return error(500, code, str(exc))
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s", request.url.path)
-    return error(500, "internal_error", "internal error: the server could not answer; see its log")
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RagError, _rag_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _unexpected)
-
-
-# --- request body limit ---------------------------------------------------------------------------------------
-class _TooLarge(HTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than {limit // 1024} KB")
-
-
-class BodyLimit:
-    """ASGI middleware: 413 for a body over `limit` bytes on paths under `prefixes` (Content-Length or streamed)."""
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES, prefixes: tuple[str, ...] = ("/api/",)) -> None:
-        self.app = app
-        self.limit = limit
-        self.prefixes = prefixes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefixes):
-            await self.app(scope, receive, send)
-            return
-        declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
-        try:
-            too_big = declared is not None and int(declared) > self.limit
-        except ValueError:
-            too_big = False
-        if too_big:
-            await error(413, "too_large", f"the request body is larger than {self.limit // 1024} KB")(
-                scope, receive, send
-            )
-            return
-        seen = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge(self.limit)
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge as exc:  # raised outside FastAPI's handlers (it usually answers through them)
-            if started:
-                raise
-            await error(413, "too_large", str(exc.detail))(scope, receive, send)
-
-
-# --- authentication -------------------------------------------------------------------------------------------
-_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The server's API key (RAG_API_KEY).")
-_bearer = HTTPBearer(auto_error=False, description="The server's API key as a bearer token.")
-
-
-def make_auth(settings: Settings):  # type: ignore[no-untyped-def]
-    """A dependency that accepts the key from `X-API-Key` or `Authorization: Bearer`; a no-op without a key."""
-    expected = settings.api_key.get_secret_value().encode() if settings.api_key else None
-
-    def require_key(
-        key: Annotated[str | None, Depends(_key_header)],
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> None:
-        if expected is None:
-            return
-        given = key or (bearer.credentials if bearer else None)
-        if given is None or not secrets.compare_digest(given.encode(), expected):
-            raise HTTPException(
-                401,
-                "missing or wrong API key: send it as the X-API-Key header or as 'Authorization: Bearer <key>'",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-
-    return require_key
-
-
 # --- the routes -----------------------------------------------------------------------------------------------
 def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 def build_router(assistant: Assistant, settings: Settings, feedback: FeedbackStore) -> APIRouter:
-    auth = make_auth(settings)
-    router = APIRouter(prefix="/api", tags=["api"], responses=_ERRORS)
+    auth = key_dependencies(settings, lambda: HTTPException(401, WRONG_KEY, headers={"WWW-Authenticate": "Bearer"}))
+    errors = error_responses(settings)
+    router = APIRouter(prefix="/api", tags=["api"])
 
     @router.post(
-        "/ask", response_model=AnswerOut, dependencies=[Depends(auth)], summary="Answer a question with citations"
+        "/ask",
+        response_model=AnswerOut,
+        dependencies=auth,
+        responses=errors,
+        summary="Answer a question with citations",
     )
     def ask(body: AskRequest) -> dict[str, Any]:
         """Answers from the corpus only. Every sentence carries `[n]`, where `citations[n-1].quote` is the exact
@@ -328,11 +194,12 @@ def build_router(assistant: Assistant, settings: Settings, feedback: FeedbackSto
 
     @router.post(
         "/ask/stream",
-        dependencies=[Depends(auth)],
+        dependencies=auth,
         summary="Answer a question, streamed as server-sent events",
         response_class=StreamingResponse,
         responses={
-            200: {"content": {"text/event-stream": {}}, "description": "`delta` events, one `answer`, then `done`."}
+            200: {"content": {"text/event-stream": {}}, "description": "`delta` events, one `answer`, then `done`."},
+            **errors,
         },
     )
     def ask_stream(body: AskRequest) -> StreamingResponse:
@@ -357,14 +224,19 @@ def build_router(assistant: Assistant, settings: Settings, feedback: FeedbackSto
             generate(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
 
-    @router.post("/search", response_model=SearchOut, dependencies=[Depends(auth)], summary="Retrieve passages")
+    @router.post("/search", response_model=SearchOut, dependencies=auth, responses=errors, summary="Retrieve passages")
     def search(body: SearchRequest) -> dict[str, Any]:
         """The top `k` passages (hybrid dense + BM25 retrieval), without answering."""
         passages = assistant.retrieve(body.question, body.k, body.filters)
         question = " ".join(body.question.split())
         return {"question": question, "passages": [passage_to_dict(p) for p in passages]}
 
-    @router.get("/health", response_model=HealthOut, summary="Index and model status (no key needed)")
+    @router.get(
+        "/health",
+        response_model=HealthOut,
+        responses={503: {"model": HealthOut, "description": "There is no index yet (`status: no_index`)."}},
+        summary="Index and model status (no key needed)",
+    )
     def health() -> JSONResponse:
         base = {"model": assistant.embedder.name, "auth_required": settings.api_key is not None}
         try:
@@ -373,7 +245,7 @@ def build_router(assistant: Assistant, settings: Settings, feedback: FeedbackSto
             return JSONResponse({"status": "no_index", "detail": str(exc), **base}, status_code=503)
         return JSONResponse({"status": "ok", **stats, **base})
 
-    @router.post("/feedback", response_model=FeedbackOut, dependencies=[Depends(auth)], summary="Rate an answer")
+    @router.post("/feedback", response_model=FeedbackOut, dependencies=auth, responses=errors, summary="Rate an answer")
     def post_feedback(body: FeedbackRequest) -> dict[str, Any]:
         """Thumbs up (1) or down (-1) on an answer; export with `python -m rag feedback --export f.jsonl`."""
         if not body.question.strip():

@@ -1,4 +1,8 @@
-"""The web app: the REST API under `/api`, the chat page at `/`, and (when configured) the Slack routes.
+"""The assembly: every front end mounted on one FastAPI app, the one module that imports them all.
+
+REST API under `/api` and its docs at `/docs` (rag.web), OpenAI-compatible chat under `/v1` (rag.web), MCP over
+streamable HTTP at `/mcp` (rag.mcp), the Slack routes when configured (rag.slack), and the chat page at `/`
+(rag.web), mounted last because it catches every path not routed before it.
 
 create_app(settings, assistant)  -> FastAPI   (what the tests and `python app.py` use)
 main(["--port", "7860"])          -> serves it with uvicorn
@@ -8,18 +12,25 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
 from fastapi import FastAPI
 
-from ..assistant import Assistant
-from ..embedder import use_serving_threads
-from ..errors import RagError
-from ..feedback import FeedbackStore, feedback_path
-from ..settings import Settings
-from .api import MAX_BODY_BYTES, BodyLimit, build_router, install_error_handlers
+from .assistant import Assistant
+from .embedder import use_serving_threads
+from .errors import RagError
+from .feedback import FeedbackStore, feedback_path
+from .mcp.http import mount_mcp
+from .settings import Settings, apply_process_defaults
+from .slack.http import mount_slack
+from .web.api import build_router
+from .web.api_errors import install_error_handlers
+from .web.body_limit import MAX_BODY_BYTES, BodyLimit
+from .web.chat import build_chat, mount_chat
+from .web.docs import mount_docs
+from .web.methods import answer_unrouted
+from .web.openai_api import mount_openai
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +49,6 @@ def create_app(
     settings: Settings, assistant: Assistant | None = None, *, max_body_bytes: int = MAX_BODY_BYTES, chat: bool = True
 ) -> FastAPI:
     """The whole web app. The engine opens its index lazily: a missing index answers 503, it does not fail here."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     assistant = assistant or Assistant(settings)
     feedback = FeedbackStore(feedback_path(settings.index_dir))
 
@@ -46,32 +56,24 @@ def create_app(
         title="Kazakhstan AI Strategy Q&A",
         description=DESCRIPTION,
         version="0.1.0",
-        docs_url="/docs",
+        docs_url=None,  # mount_docs serves /docs from local files
         redoc_url=None,
         openapi_url="/openapi.json",
     )
+    mount_docs(api)  # /docs: Swagger UI with its own assets, no CDN (rag/web/docs.py)
     install_error_handlers(api)
     api.add_middleware(BodyLimit, limit=max_body_bytes, prefixes=("/api/",))
     api.include_router(build_router(assistant, settings, feedback))
     api.state.assistant = assistant
     api.state.settings = settings
     api.state.feedback = feedback
+    mount_openai(api, assistant, settings)  # /v1: OpenAI-compatible chat (rag/web/openai_api.py)
+    mount_mcp(api, assistant, settings)  # /mcp: the MCP server over streamable HTTP (rag/mcp/http.py)
 
-    # --- Slack hook (rag/slack/) -------------------------------------------------------------------------
-    # The Slack engineer's module adds /slack/events and /hooks/outgoing when Slack is configured.
-    # It runs before the chat is mounted: the chat's mount at "/" catches every path not routed before it.
-    try:
-        from rag.slack.http import mount_slack  # type: ignore[import-not-found]
-    except ImportError as exc:  # not there yet, or Slack's packages are missing
-        if getattr(exc, "name", None) not in ("rag.slack", "rag.slack.http"):
-            log.warning("Slack routes not mounted: %s", exc)
-    else:
-        mount_slack(api, assistant, settings)
-    # ------------------------------------------------------------------------------------------------------
+    mount_slack(api, assistant, settings, store=feedback)  # /slack/events, /hooks/outgoing when configured
 
+    answer_unrouted(api, ("/api", "/v1"))  # 405 + Allow / 404 in each API's shape, not the chat's (rag/web/methods.py)
     if chat:
-        from .chat import build_chat, mount_chat
-
         api = mount_chat(api, build_chat(assistant, settings, feedback), path="/")
     return api
 
@@ -86,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    apply_process_defaults()
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings()
@@ -113,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(
         f"Serving {stats['documents']} documents ({stats['chunks']} passages) with {assistant.embedder.name}: "
-        f"chat http://{args.host}:{args.port}/  API docs http://{args.host}:{args.port}/docs",
+        f"chat http://{args.host}:{args.port}/  API docs http://{args.host}:{args.port}/docs  "
+        f"OpenAI API http://{args.host}:{args.port}/v1  MCP http://{args.host}:{args.port}/mcp",
         flush=True,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=False)
