@@ -13,10 +13,10 @@ PORT ?= 7860
 .PHONY: run test install install-dev install-llm ingest browser clean
 
 run: install ingest
-	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py --host $(HOST) --port $(PORT)
+	$(PY) app.py --host $(HOST) --port $(PORT)
 
 test: install-dev browser
-	GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -q
+	$(PY) -m pytest -q
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

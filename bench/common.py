@@ -13,9 +13,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from rag.settings import apply_process_defaults  # noqa: E402
+
+apply_process_defaults()  # every bench script is an entry point
 
 
 def default_data() -> Path:

@@ -102,7 +102,7 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=20, help="questions per client")
     parser.add_argument("--index-dir", type=Path, default=REPO / ".rag-index")
     args = parser.parse_args()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false")
+    env = dict(os.environ)  # app.py and ingest apply the offline defaults themselves
     if not (args.index_dir / "chroma").is_dir():
         subprocess.run([sys.executable, "-m", "ingest", "-q", "corpus/"], cwd=REPO, env=dict(env, RAG_INDEX_DIR=str(args.index_dir)), check=True)
     with tempfile.TemporaryDirectory() as tmp:

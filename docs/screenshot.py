@@ -26,8 +26,9 @@ def main() -> int:
     parser.add_argument("--chromium", default=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
     parser.add_argument("--port", type=int, default=7871)
     args = parser.parse_args()
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    from rag.settings import apply_process_defaults
 
+    apply_process_defaults()
     import uvicorn
     from playwright.sync_api import sync_playwright
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from rag.settings import Settings, apply_process_defaults
 
-from rag.embedder import SentenceTransformerEmbedder
-from rag.settings import Settings
+apply_process_defaults()  # the tests are an entry point: no downloads, no telemetry
+
+from rag.embedder import SentenceTransformerEmbedder  # noqa: E402
 
 AI_LAW = """---
 title: "Kazakhstan's law on artificial intelligence"

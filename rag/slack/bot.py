@@ -7,7 +7,6 @@ listener is a plain function in `listeners/` by kind (`events.answer_event`, `co
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -18,11 +17,7 @@ from slack_sdk import WebClient
 from ..errors import ConfigError
 from ..feedback import FeedbackStore, feedback_path
 from ..settings import Settings
-from .format import FEEDBACK_ACTIONS
-from .listeners.actions import record_feedback
-from .listeners.commands import ack_command, answer_command
-from .listeners.common import Say, ack_only
-from .listeners.events import answer_event, is_direct_question
+from .listeners import actions, commands, events
 from .logs import bolt_log, log, protect
 from .memory import AnswerLog, RecentKeys
 
@@ -106,23 +101,10 @@ def register(
     def skip_retries_and_duplicates(body: dict, request: Any, next: Callable[[], Any]) -> Any:
         return drop_duplicate_events(body, request, next, seen=seen)
 
-    def on_event(event: dict, client: WebClient, context: Any) -> None:
-        answer_event(
-            event, client, assistant=assistant, answers=answers, bot_user_id=context.bot_user_id, bot_id=context.bot_id
-        )
-
-    def on_command(command: dict, respond: Say) -> None:
-        answer_command(command, respond, assistant=assistant, answers=answers)
-
-    def on_feedback(body: dict, action: dict, respond: Say) -> None:
-        record_feedback(body, action, respond, store=store, answers=answers)
-
     app.middleware(skip_retries_and_duplicates)
-    app.event("app_mention")(ack=ack_only, lazy=[on_event])
-    app.event({"type": "message", "subtype": None}, matchers=[is_direct_question])(ack=ack_only, lazy=[on_event])
-    app.event("message")(ack_only)  # everything else (edits, bot posts, channel chatter): acknowledged, ignored
-    app.command("/ask")(ack=ack_command, lazy=[on_command])
-    app.action(re.compile("^(" + "|".join(FEEDBACK_ACTIONS) + ")$"))(ack=ack_only, lazy=[on_feedback])
+    events.register(app, assistant, answers)
+    commands.register(app, assistant, answers)
+    actions.register(app, store, answers)
     return app
 
 

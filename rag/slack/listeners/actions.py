@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from slack_bolt import App
+
 from ...feedback import Feedback, FeedbackStore
-from ..format import HELPFUL, answer_only, slack_to_plain
+from ..format import FEEDBACK_ACTIONS, HELPFUL, answer_only, slack_to_plain
 from ..logs import log
 from ..memory import AnswerLog, AnswerRecord
-from .common import Say
+from .common import Say, ack_only
 
 
 def record_feedback(
@@ -53,3 +56,12 @@ def record_feedback(
         respond(text=reply, response_type="ephemeral", replace_original=False)
     except Exception as exc:  # noqa: BLE001
         log.warning("could not thank for feedback: %s: %s", type(exc).__name__, exc)
+
+
+def register(app: App, store: FeedbackStore, answers: AnswerLog) -> None:
+    """The feedback buttons: acknowledged at once, stored by a lazy listener."""
+
+    def on_feedback(body: dict, action: dict, respond: Say) -> None:
+        record_feedback(body, action, respond, store=store, answers=answers)
+
+    app.action(re.compile("^(" + "|".join(FEEDBACK_ACTIONS) + ")$"))(ack=ack_only, lazy=[on_feedback])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from slack_bolt import App
+
 from ..format import answer_blocks, answer_fallback, escape, notice_blocks, slack_to_plain
 from ..logs import log
 from ..memory import AnswerLog
@@ -50,3 +52,12 @@ def answer_command(command: Mapping[str, Any], respond: Say, *, assistant: Any, 
         )
     except Exception as exc:  # noqa: BLE001
         log.error("could not respond%s: %s: %s", where, type(exc).__name__, exc)
+
+
+def register(app: App, assistant: Any, answers: AnswerLog) -> None:
+    """`/ask`: acknowledged (or answered with usage help) at once, answered by a lazy listener."""
+
+    def on_command(command: dict, respond: Say) -> None:
+        answer_command(command, respond, assistant=assistant, answers=answers)
+
+    app.command("/ask")(ack=ack_command, lazy=[on_command])

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from slack_bolt import App
 from slack_sdk import WebClient
 
 from ..format import answer_blocks, answer_fallback, answer_only, notice_blocks, slack_to_plain
 from ..logs import log
 from ..memory import AnswerLog
-from .common import failure_text, record_of
+from .common import ack_only, failure_text, record_of
 
 PROGRESS_REACTION = "eyes"
 HISTORY_TURNS = 8
@@ -140,3 +141,16 @@ def answer_event(
         log.error("could not post the reply%s: %s: %s", where, type(exc).__name__, exc)
     finally:
         _react(client, False, channel, ts)
+
+
+def register(app: App, assistant: Any, answers: AnswerLog) -> None:
+    """Mentions and direct messages: acknowledged at once, answered by a lazy listener; other messages ignored."""
+
+    def on_event(event: dict, client: WebClient, context: Any) -> None:
+        answer_event(
+            event, client, assistant=assistant, answers=answers, bot_user_id=context.bot_user_id, bot_id=context.bot_id
+        )
+
+    app.event("app_mention")(ack=ack_only, lazy=[on_event])
+    app.event({"type": "message", "subtype": None}, matchers=[is_direct_question])(ack=ack_only, lazy=[on_event])
+    app.event("message")(ack_only)  # everything else (edits, bot posts, channel chatter): acknowledged, ignored
