@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         from .http import mount_slack
 
         api = FastAPI(title="kz-ai-rag Slack bot")
-        mount_slack(api, assistant, settings)
+        try:
+            mount_slack(api, assistant, settings)
+        except RagError as exc:
+            return _fail(str(exc))
         uvicorn.run(api, host=args.host, port=args.port)
         return 0
 
@@ -77,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from .bot import build_app
 
-    app = build_app(settings, assistant)
+    try:
+        app = build_app(settings, assistant)
+    except RagError as exc:
+        return _fail(str(exc))
     assert settings.slack_app_token is not None
     SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -19,7 +20,8 @@ from ..feedback import FeedbackStore, feedback_path
 from ..settings import Settings
 from .listeners import actions, commands, events
 from .logs import bolt_log, log, protect
-from .memory import AnswerLog, RecentKeys
+from .memory import AnswerLog, Answers, RecentKeys, SeenKeys
+from .state import SlackState, slack_state_path
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -50,10 +52,14 @@ def build_app(
     client: WebClient | None = None,
     *,
     store: FeedbackStore | None = None,
-    answers: AnswerLog | None = None,
-    seen: RecentKeys | None = None,
+    answers: Answers | None = None,
+    seen: SeenKeys | None = None,
 ) -> App:
     """A Bolt App for one workspace, with the listeners registered.
+
+    Events already seen and answers awaiting feedback are kept beside the index (`slack_state.sqlite3`), shared
+    by every process serving the app and kept across restarts; pass `answers=AnswerLog(), seen=RecentKeys()`
+    to keep them in this process only.
 
     No Slack API call happens here: the token is checked (`auth.test`) on the first request instead of at
     start-up. Without a signing secret (Socket Mode) HTTP requests are verified against a random secret,
@@ -82,6 +88,10 @@ def build_app(
         token_verification_enabled=False,
         logger=bolt_log,
     )
+    if answers is None or seen is None:
+        state = SlackState(slack_state_path(settings.index_dir))
+        answers = answers if answers is not None else state.answers
+        seen = seen if seen is not None else state.seen
     register(app, assistant, store or FeedbackStore(feedback_path(settings.index_dir)), answers=answers, seen=seen)
     return app
 
@@ -91,12 +101,19 @@ def register(
     assistant: Any,
     store: FeedbackStore,
     *,
-    answers: AnswerLog | None = None,
-    seen: RecentKeys | None = None,
+    answers: Answers | None = None,
+    seen: SeenKeys | None = None,
 ) -> App:
-    """Wire the middleware and listeners into `app`: acks are immediate, answers come from lazy listeners."""
-    answers = answers if answers is not None else AnswerLog()
-    seen = seen if seen is not None else RecentKeys()
+    """Wire the middleware and listeners into `app`: acks are immediate, answers come from lazy listeners.
+
+    Without `answers` / `seen`, they are kept in SQLite beside the feedback store's file (shared by processes,
+    kept across restarts), or in this process when the store has no file.
+    """
+    if answers is None or seen is None:
+        where = getattr(store, "path", None)
+        state = SlackState(slack_state_path(Path(where).parent)) if where is not None else None
+        answers = answers if answers is not None else (state.answers if state else AnswerLog())
+        seen = seen if seen is not None else (state.seen if state else RecentKeys())
 
     def skip_retries_and_duplicates(body: dict, request: Any, next: Callable[[], Any]) -> Any:
         return drop_duplicate_events(body, request, next, seen=seen)
@@ -116,12 +133,13 @@ def _header(request: Any, name: str) -> str | None:
     return values
 
 
-def drop_duplicate_events(body: dict, request: Any, next: Callable[[], Any], *, seen: RecentKeys) -> Any:
+def drop_duplicate_events(body: dict, request: Any, next: Callable[[], Any], *, seen: SeenKeys) -> Any:
     """Slack re-sends an event it thinks was missed (`X-Slack-Retry-Num`): answer each message only once.
 
     An event is dropped when its `event_id` or its message (channel, ts) was seen in the last hour, or when
     it is a retry because our ack was slow (`X-Slack-Retry-Reason: http_timeout`: the first delivery is
-    being answered, maybe by another worker). Other retries of unseen events (say, after a restart) go on.
+    being answered, maybe by another process). `seen` is shared by the app's processes and kept across
+    restarts (rag.slack.state); other retries of unseen events (a delivery that never reached us) go on.
     """
     if body.get("type") != "event_callback" or getattr(request, "lazy_only", False):
         return next()

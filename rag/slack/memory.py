@@ -1,4 +1,9 @@
-"""Small bounded in-process memories: events already seen (retry dedupe) and answers awaiting feedback."""
+"""Small bounded in-process memories: events already seen (retry dedupe) and answers awaiting feedback.
+
+`SeenKeys` and `Answers` are the interfaces the listeners use; `RecentKeys` and `AnswerLog` here keep them in
+this process only (tests, a single Socket Mode process). `rag.slack.state` keeps them in SQLite beside the index,
+shared by every process of the app and kept across restarts: the default of `build_app` / `register`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,25 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+
+class SeenKeys(Protocol):
+    def add(self, *keys: str) -> bool:
+        """Remember `keys`; True if none of them was seen before (the caller should go ahead)."""
+        ...
+
+
+class Answers(Protocol):
+    def add(self, record: AnswerRecord) -> str:
+        """Keep `record`; its new id (also set as `record.id`)."""
+        ...
+
+    def get(self, answer_id: str | None) -> AnswerRecord | None: ...
+
+    def first_vote(self, record: AnswerRecord, user: str, rating: int) -> bool:
+        """True the first time `user` gives `rating` to this answer (a double click is stored once)."""
+        ...
 
 
 class RecentKeys:
@@ -53,6 +76,10 @@ class RecentKeys:
             return len(self._seen)
 
 
+def new_answer_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
 @dataclass
 class AnswerRecord:
     question: str
@@ -60,6 +87,7 @@ class AnswerRecord:
     citations: Sequence[dict[str, Any]] = ()
     grounded: bool = True
     votes: set[tuple[str, int]] = field(default_factory=set)
+    id: str = ""  # set when the record is kept; the id in the feedback buttons
 
 
 class AnswerLog:
@@ -71,7 +99,8 @@ class AnswerLog:
         self._lock = threading.Lock()
 
     def add(self, record: AnswerRecord) -> str:
-        answer_id = uuid.uuid4().hex[:16]
+        answer_id = new_answer_id()
+        record.id = answer_id
         with self._lock:
             self._items[answer_id] = record
             while len(self._items) > self.max_size:

@@ -12,12 +12,12 @@ from slack_bolt import App
 from ...feedback import Feedback, FeedbackStore
 from ..format import FEEDBACK_ACTIONS, HELPFUL, answer_only, slack_to_plain
 from ..logs import log
-from ..memory import AnswerLog, AnswerRecord
+from ..memory import AnswerRecord, Answers
 from .common import Say, ack_only
 
 
 def record_feedback(
-    body: Mapping[str, Any], action: Mapping[str, Any], respond: Say | None, *, store: FeedbackStore, answers: AnswerLog
+    body: Mapping[str, Any], action: Mapping[str, Any], respond: Say | None, *, store: FeedbackStore, answers: Answers
 ) -> None:
     """A helpful / not helpful click: one row in the FeedbackStore (channel "slack"), and a private thank-you."""
     rating = 1 if action.get("action_id") == HELPFUL else -1
@@ -31,7 +31,9 @@ def record_feedback(
     if record is None:  # posted before a restart: keep what the message itself still says
         message = body.get("message") or {}
         record = AnswerRecord(
-            question=str(value.get("q") or ""), answer=slack_to_plain(answer_only(str(message.get("text") or "")))
+            question=str(value.get("q") or ""),
+            answer=slack_to_plain(answer_only(str(message.get("text") or ""))),
+            id=str(value.get("id") or ""),
         )
     if answers.first_vote(record, user, rating):
         try:
@@ -58,7 +60,7 @@ def record_feedback(
         log.warning("could not thank for feedback: %s: %s", type(exc).__name__, exc)
 
 
-def register(app: App, store: FeedbackStore, answers: AnswerLog) -> None:
+def register(app: App, store: FeedbackStore, answers: Answers) -> None:
     """The feedback buttons: acknowledged at once, stored by a lazy listener."""
 
     def on_feedback(body: dict, action: dict, respond: Say) -> None:

@@ -9,7 +9,7 @@ from slack_bolt import App
 
 from ..format import answer_blocks, answer_fallback, escape, notice_blocks, slack_to_plain
 from ..logs import log
-from ..memory import AnswerLog
+from ..memory import Answers
 from .common import Say, failure_text, record_of
 
 USAGE = "Ask me about Kazakhstan's AI strategy, for example `/ask When was the AI law signed?`"
@@ -23,7 +23,7 @@ def ack_command(ack: Callable[..., Any], command: Mapping[str, Any]) -> None:
         ack(text=":mag: Looking that up…", response_type="ephemeral")
 
 
-def answer_command(command: Mapping[str, Any], respond: Say, *, assistant: Any, answers: AnswerLog) -> None:
+def answer_command(command: Mapping[str, Any], respond: Say, *, assistant: Any, answers: Answers) -> None:
     """`/ask question`: the answer goes to the channel through the command's response_url."""
     question = slack_to_plain(str(command.get("text") or ""))
     if not question:
@@ -54,7 +54,7 @@ def answer_command(command: Mapping[str, Any], respond: Say, *, assistant: Any, 
         log.error("could not respond%s: %s: %s", where, type(exc).__name__, exc)
 
 
-def register(app: App, assistant: Any, answers: AnswerLog) -> None:
+def register(app: App, assistant: Any, answers: Answers) -> None:
     """`/ask`: acknowledged (or answered with usage help) at once, answered by a lazy listener."""
 
     def on_command(command: dict, respond: Say) -> None:

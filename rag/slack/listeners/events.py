@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from ..format import answer_blocks, answer_fallback, answer_only, notice_blocks, slack_to_plain
 from ..logs import log
-from ..memory import AnswerLog
+from ..memory import Answers
 from .common import ack_only, failure_text, record_of
 
 PROGRESS_REACTION = "eyes"
@@ -100,7 +100,7 @@ def answer_event(
     client: WebClient,
     *,
     assistant: Any,
-    answers: AnswerLog,
+    answers: Answers,
     bot_user_id: str | None = None,
     bot_id: str | None = None,
 ) -> None:
@@ -143,7 +143,7 @@ def answer_event(
         _react(client, False, channel, ts)
 
 
-def register(app: App, assistant: Any, answers: AnswerLog) -> None:
+def register(app: App, assistant: Any, answers: Answers) -> None:
     """Mentions and direct messages: acknowledged at once, answered by a lazy listener; other messages ignored."""
 
     def on_event(event: dict, client: WebClient, context: Any) -> None:
