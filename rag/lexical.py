@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import shutil
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,14 +33,15 @@ class LexicalIndex:
         self._facets = facets
         self.languages = sorted({f.get("language", "") for f in facets})
         self._language = {i: f.get("language", "") for i, f in zip(ids, facets)}
+        self._chunks_by_language = Counter(lang for lang in self._language.values() if lang)
 
     def share(self, language: str) -> float:
         """The share of indexed chunks in `language` (1.0 when the question's or the chunks' language is unknown:
         then nothing says the corpus speaks another language)."""
-        known = [lang for lang in self._language.values() if lang]
+        known = sum(self._chunks_by_language.values())
         if not language or not known:
             return 1.0
-        return sum(lang == language for lang in known) / len(known)
+        return self._chunks_by_language[language] / known
 
     def language(self, chunk_id: str) -> str:
         """The language of an indexed chunk ("" when unknown)."""
