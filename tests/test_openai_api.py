@@ -166,3 +166,14 @@ def test_the_api_key_is_required_as_a_bearer_token_when_set(keyed_url: str) -> N
     assert keyed.models.list().data
     reply = keyed.chat.completions.create(model="", messages=[{"role": "user", "content": LAW_QUESTION}])
     assert (reply.choices[0].message.model_extra or {})["grounded"] is True
+
+
+def test_a_large_streamed_body_without_length_is_an_openai_413(base_url: str) -> None:
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"messages": [{"role": "user", "content": "'
+        for _ in range(1100):
+            yield b"x" * 1024
+        yield b'"}]}'
+
+    response = httpx.post(f"{base_url}/v1/chat/completions", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["error"]["type"] == "invalid_request_error"

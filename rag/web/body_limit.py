@@ -1,6 +1,9 @@
-"""ASGI middleware that refuses request bodies over a size limit with the REST API's 413 error."""
+"""ASGI middleware that refuses request bodies over a size limit with a 413 in the shape of the API it guards
+(the REST API's by default; /v1 passes OpenAI's)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,10 +21,17 @@ class _TooLarge(HTTPException):
 class BodyLimit:
     """ASGI middleware: 413 for a body over `limit` bytes on paths under `prefixes` (Content-Length or streamed)."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES, prefixes: tuple[str, ...] = ("/api/",)) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int = MAX_BODY_BYTES,
+        prefixes: tuple[str, ...] = ("/api/",),
+        too_large: Callable[[str], ASGIApp] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.prefixes = prefixes
+        self.too_large = too_large or (lambda message: error(413, "too_large", message))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefixes):
@@ -33,9 +43,7 @@ class BodyLimit:
         except ValueError:
             too_big = False
         if too_big:
-            await error(413, "too_large", f"the request body is larger than {self.limit // 1024} KB")(
-                scope, receive, send
-            )
+            await self.too_large(f"the request body is larger than {self.limit // 1024} KB")(scope, receive, send)
             return
         seen = 0
         started = False
@@ -59,4 +67,4 @@ class BodyLimit:
         except _TooLarge as exc:  # raised outside FastAPI's handlers (it usually answers through them)
             if started:
                 raise
-            await error(413, "too_large", str(exc.detail))(scope, receive, send)
+            await self.too_large(str(exc.detail))(scope, receive, send)

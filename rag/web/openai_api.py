@@ -20,12 +20,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..assistant import Assistant
 from ..conversation import as_turns
 from ..settings import Settings
 from .auth import WRONG_KEY, key_dependencies
+from .body_limit import BodyLimit
 from .openai_format import ChatRequest, OpenAIError, completion, engine_error, split_conversation, stream_events
 
 log = logging.getLogger(__name__)
@@ -72,34 +72,6 @@ def error_responses(settings: Settings, *codes: int) -> dict[int | str, dict[str
     return {c: {"model": OpenAIErrorOut, "description": _ERROR_TEXT[c]} for c in wanted}
 
 
-class V1BodyLimit:
-    """ASGI middleware: an OpenAI-style 413 for /v1 bodies over `limit` bytes (declared, or counted as they arrive)."""
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(PREFIX + "/"):
-            await self.app(scope, receive, send)
-            return
-        too_large = OpenAIError(413, f"the request body is larger than {self.limit // 1024} KB", code="too_large")
-        declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), b"0")
-        if declared.isdigit() and int(declared) > self.limit:
-            await too_large.response()(scope, receive, send)
-            return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:  # FastAPI re-raises an HTTPException from the body read; the handler shapes it
-                raise StarletteHTTPException(413, too_large.message)
-            return message
-
-        await self.app(scope, limited, send)
-
-
 Handler = Callable[[Request, Any], Awaitable[Response]]
 
 
@@ -140,11 +112,15 @@ async def _openai_error(request: Request, exc: OpenAIError) -> Response:
     return exc.response(headers)
 
 
+def _too_large(message: str) -> Response:
+    return OpenAIError(413, message, code="too_large").response()
+
+
 def mount_openai(app: FastAPI, assistant: Assistant, settings: Settings) -> None:
     """Add the OpenAI-compatible routes to `app` (before the chat is mounted at "/", which catches the rest)."""
     model_id = settings.collection
     model = {"id": model_id, "object": "model", "created": CREATED, "owned_by": OWNER}
-    app.add_middleware(V1BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, prefixes=(PREFIX + "/",), too_large=_too_large)
     app.add_exception_handler(OpenAIError, _openai_error)  # type: ignore[arg-type]
     _for_v1(app, RequestValidationError, _validation_error)
     _for_v1(app, StarletteHTTPException, _http_error)
