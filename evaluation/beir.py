@@ -128,6 +128,10 @@ def index_key(data: BeirData, settings: Settings, model_name: str) -> str:
         f"|{model_name}|{settings.embedding_model}|chunker={CHUNKER_VERSION}|{settings.chunk_words}|"
         f"{settings.chunk_overlap_words}|{settings.passage_prefix}".encode()
     )
+    if settings.embedding_backend != "torch":  # torch's keys stay as they were (existing caches stay valid)
+        from rag.onnx_export import recipe
+
+        digest.update(f"|backend={settings.embedding_backend}|{recipe(settings.embedding_backend)}".encode())
     return f"{data.name}-{digest.hexdigest()[:16]}"
 
 

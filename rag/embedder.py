@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +25,8 @@ class Embedder(Protocol):
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
 
 def resolve_model_path(model: str) -> tuple[str, str]:
     """(identity stored in the index, what to load) for a model setting."""
@@ -44,12 +47,13 @@ def resolve_model_path(model: str) -> tuple[str, str]:
 
 
 def use_serving_threads(settings: Settings) -> Settings:
-    """Settings for a process that answers questions: torch's CPU threads set (see `Settings.torch_threads`),
-    and the same count in the returned settings, for the multilingual model's numpy threads."""
-    import torch
-
+    """Settings for a process that answers questions: one CPU thread per model call unless set (see
+    `Settings.torch_threads`), for every model (torch's threads are set here, only when torch runs the model)."""
     threads = settings.torch_threads or 1
-    torch.set_num_threads(threads)
+    if settings.embedding_backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
     return settings.model_copy(update={"torch_threads": threads})
 
 
@@ -66,34 +70,56 @@ def _device(setting: str) -> str:
 
 
 class SentenceTransformerEmbedder:
-    """Normalised embeddings (so a dot product is the cosine) with optional e5/bge prefixes."""
+    """Normalised embeddings (so a dot product is the cosine) with optional e5/bge prefixes.
+
+    `settings.embedding_backend` picks the runtime: sentence-transformers on torch, or the same model exported to
+    ONNX (rag/onnx_backend.py), cached in `settings.model_cache`. `name` is the model's either way."""
 
     def __init__(self, settings: Settings) -> None:
         self.name, self._load_from = resolve_model_path(settings.embedding_model)
-        self._device = _device(settings.embedding_device)
+        onnx = settings.embedding_backend != "torch"
+        self._device = "cpu" if onnx and settings.embedding_device == "auto" else _device(settings.embedding_device)
         self._batch_size = settings.embedding_batch_size
         self._query_prefix = settings.query_prefix
         self._passage_prefix = settings.passage_prefix
         self._model = None
         self._threads = settings.torch_threads
+        self._backend = settings.embedding_backend
+        self._model_cache = settings.model_cache
+        self._load_lock = threading.Lock()
+        if onnx and self._device != "cpu":
+            raise ConfigError(
+                f"RAG_EMBEDDING_BACKEND={self._backend} runs on the CPU, not {self._device}: "
+                "set RAG_EMBEDDING_DEVICE=cpu or RAG_EMBEDDING_BACKEND=torch"
+            )
 
     @property
     def model(self):  # type: ignore[no-untyped-def]
         if self._model is None:
-            from sentence_transformers import SentenceTransformer
-
-            if self._threads:
-                import torch
-
-                torch.set_num_threads(self._threads)
-            log.info("loading embedding model %s on %s", self.name, self._device)
-            try:
-                self._model = SentenceTransformer(self._load_from, device=self._device)
-            except (OSError, ValueError) as exc:
-                raise ConfigError(
-                    f"cannot load embedding model {self._load_from!r} ({exc}); set RAG_EMBEDDING_MODEL to a local model folder"
-                ) from exc
+            with self._load_lock:  # one load, however many threads ask first
+                if self._model is None:
+                    self._model = self._load()
         return self._model
+
+    def _load(self):  # type: ignore[no-untyped-def]
+        if self._backend != "torch":
+            from .onnx_backend import load_onnx_model
+
+            log.info("loading embedding model %s on ONNX Runtime (%s)", self.name, self._backend)
+            return load_onnx_model(self._load_from, self._model_cache, self.name, self._backend == "onnx-int8", self._threads)
+        from sentence_transformers import SentenceTransformer
+
+        if self._threads:
+            import torch
+
+            torch.set_num_threads(self._threads)
+        log.info("loading embedding model %s on %s", self.name, self._device)
+        try:
+            return SentenceTransformer(self._load_from, device=self._device)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot load embedding model {self._load_from!r} ({exc}); set RAG_EMBEDDING_MODEL to a local model folder"
+            ) from exc
 
     @property
     def max_tokens(self) -> int:
@@ -101,7 +127,10 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Model tokens per text (no special tokens), to keep chunks within the model's input limit."""
-        encoded = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        model = self.model
+        if hasattr(model, "count_tokens"):  # the ONNX runner
+            return model.count_tokens(texts)
+        encoded = model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def passage_token_budget(self, title: str) -> int:

@@ -63,6 +63,9 @@ class UniversalSentenceEncoder:
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text])[0]
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
@@ -98,6 +101,11 @@ class MultilingualE5:
 
     def embed_query(self, text: str) -> np.ndarray:
         return np.asarray(self.model.query(text), dtype=np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return np.asarray(self.model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
 
 def build_multilingual(settings: Settings) -> UniversalSentenceEncoder | MultilingualE5:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .batching import MicroBatcher
 from .embedder import Embedder
 from .language import detect_language
 
@@ -21,13 +22,19 @@ class Query:
 
 
 class QueryEncoder:
-    """Embeds a question in both vector spaces."""
+    """Embeds a question in both vector spaces. With `max_batch` > 1, questions asked at the same time from
+    several threads are embedded together, one call per model (rag/batching.py); else each on its own."""
 
-    def __init__(self, embedder: Embedder, multilingual: Embedder) -> None:
+    def __init__(self, embedder: Embedder, multilingual: Embedder, *, max_batch: int = 1, max_wait_ms: float = 0.0) -> None:
         self.embedder = embedder
         self.multilingual = multilingual
+        self.batcher = MicroBatcher(self._embed, max_batch, max_wait_ms, name="query-batcher") if max_batch > 1 else None
 
     def encode(self, text: str, language: str | None = None) -> Query:
         """`language`: the asker's language when `text` is a rewrite that mixes in earlier turns."""
         lang = detect_language(text) if language is None else language
-        return Query(text, lang, self.embedder.embed_query(text), self.multilingual.embed_query(text))
+        dense, multilingual = self.batcher.submit(text) if self.batcher else self._embed([text])[0]
+        return Query(text, lang, dense, multilingual)
+
+    def _embed(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        return list(zip(self.embedder.embed_queries(texts), self.multilingual.embed_queries(texts)))

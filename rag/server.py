@@ -25,12 +25,12 @@ from .mcp.http import mount_mcp
 from .settings import Settings, apply_process_defaults
 from .slack.http import mount_slack
 from .web.api import build_router
+from .web import api_errors, openai_api
+from .web.admission import AdmissionLimit
 from .web.api_errors import install_error_handlers
 from .web.body_limit import MAX_BODY_BYTES, BodyLimit
-from .web.chat import build_chat, mount_chat
 from .web.docs import mount_docs
 from .web.methods import answer_unrouted
-from .web.openai_api import mount_openai
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +67,18 @@ def create_app(
     api.state.assistant = assistant
     api.state.settings = settings
     api.state.feedback = feedback
-    mount_openai(api, assistant, settings)  # /v1: OpenAI-compatible chat (rag/web/openai_api.py)
+    openai_api.mount_openai(api, assistant, settings)  # /v1: OpenAI-compatible chat (rag/web/openai_api.py)
     mount_mcp(api, assistant, settings)  # /mcp: the MCP server over streamable HTTP (rag/mcp/http.py)
 
     mount_slack(api, assistant, settings, store=feedback)  # /slack/events, /hooks/outgoing when configured
 
+    # Questions beyond the bound get 503 + Retry-After at once rather than an unbounded wait (rag/web/admission.py).
+    busy = (("/api/ask", api_errors.busy), ("/api/search", api_errors.busy), ("/v1/chat/completions", openai_api.busy))
+    api.add_middleware(AdmissionLimit, limit=settings.max_concurrent_requests, routes=busy)
     answer_unrouted(api, ("/api", "/v1"))  # 405 + Allow / 404 in each API's shape, not the chat's (rag/web/methods.py)
     if chat:
+        from .web.chat import build_chat, mount_chat  # Gradio: imported when the page is built (seconds), not for --help
+
         api = mount_chat(api, build_chat(assistant, settings, feedback), path="/")
     return api
 

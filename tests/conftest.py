@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,9 @@ import pytest
 from rag.settings import Settings, apply_process_defaults
 
 apply_process_defaults()  # the tests are an entry point: no downloads, no telemetry
+# One ONNX export of the model for every test index and every process the tests start (made on first use and
+# kept between runs; tests of the export itself use their own folders).
+os.environ.setdefault("RAG_MODEL_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".test-cache" / "models"))
 
 from rag.embedder import SentenceTransformerEmbedder  # noqa: E402
 
@@ -86,6 +90,18 @@ SMALL_CORPUS = {
     "tokayev-treffen.de.txt": GERMAN,
     "hostile.md": HOSTILE,
 }
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Export the model once before any test runs (not once per xdist worker, racing)."""
+    if hasattr(session.config, "workerinput"):
+        return  # a worker: the controller has done it
+    from rag.embedder import resolve_model_path
+    from rag.onnx_export import ensure_exported
+
+    settings = Settings()
+    name, source = resolve_model_path(settings.embedding_model)
+    ensure_exported(source, settings.model_cache, name, quantized=False)
 
 
 @pytest.fixture(scope="session")

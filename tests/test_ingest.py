@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -163,7 +164,8 @@ def test_rebuild_drops_and_rebuilds(tmp_path, make_settings, embedder):
 def test_cli_prints_a_summary_and_fails_on_bad_files(tmp_path):
     folder = write_corpus(tmp_path / "docs", {"ai-law.md": AI_LAW, "bad.pdf": "not a pdf"})
     (folder / "image.png").write_bytes(b"\x89PNG")
-    env = {"RAG_INDEX_DIR": str(tmp_path / "index"), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    env = {"RAG_INDEX_DIR": str(tmp_path / "index"), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1",
+           "RAG_MODEL_CACHE_DIR": os.environ["RAG_MODEL_CACHE_DIR"]}  # the tests' shared ONNX export
     result = subprocess.run(
         [sys.executable, "-m", "ingest", "-q", str(folder)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
     )

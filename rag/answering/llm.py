@@ -13,7 +13,6 @@ from typing import Any
 
 from ..settings import Settings
 from ..types import Answer, Turn
-from .backends import build_chat_model, failure_note, redact
 from .evidence import Evidence
 from .extractive import ExtractiveGenerator
 from .generator import final_answer
@@ -23,10 +22,17 @@ from .verify import Verifier
 log = logging.getLogger(__name__)
 
 
+def _backends():  # type: ignore[no-untyped-def]
+    """rag.answering.backends, imported when an LLM is used (LangChain takes ~1 s to import; quoting needs none of it)."""
+    from . import backends
+
+    return backends
+
+
 class ChatModel:
     """The settings' LangChain chat model, built on first use (`ConfigError` when it cannot be)."""
 
-    def __init__(self, settings: Settings, factory: Callable[[Settings], Any] = build_chat_model) -> None:
+    def __init__(self, settings: Settings, factory: Callable[[Settings], Any] | None = None) -> None:
         self._settings = settings
         self._factory = factory
         self._model: Any = None
@@ -35,7 +41,7 @@ class ChatModel:
     def get(self) -> Any:
         with self._lock:
             if self._model is None:
-                self._model = self._factory(self._settings)
+                self._model = (self._factory or _backends().build_chat_model)(self._settings)
             return self._model
 
     def set(self, model: Any) -> None:
@@ -53,8 +59,8 @@ def rewrite_followup(chat: ChatModel, settings: Settings, question: str, turns: 
             log.info("LLM follow-up rewrite unusable (%r); using the heuristic", str(reply.content)[:200])
         return rewrite, None
     except Exception as exc:  # noqa: BLE001 - any backend failure falls back to the heuristic
-        log.warning("LLM follow-up rewrite failed: %s: %s", type(exc).__name__, redact(str(exc), settings)[:300])
-        return None, failure_note(exc, settings)
+        log.warning("LLM follow-up rewrite failed: %s: %s", type(exc).__name__, _backends().redact(str(exc), settings)[:300])
+        return None, _backends().failure_note(exc, settings)
 
 
 def _prompt_question(evidence: Evidence, history: Sequence[Turn]) -> tuple[str, str]:
@@ -92,9 +98,9 @@ class LLMGenerator:
                     draft += delta
                     yield delta
         except Exception as exc:  # noqa: BLE001 - an LLM failure must never reach the user as an error
-            log.warning("LLM answer failed: %s: %s", type(exc).__name__, redact(str(exc), self._settings)[:300])
+            log.warning("LLM answer failed: %s: %s", type(exc).__name__, _backends().redact(str(exc), self._settings)[:300])
             timings["generate"] = (time.perf_counter() - t0) * 1000
-            yield replace(extractive, notes=(failure_note(exc, self._settings),), timings_ms=timings)
+            yield replace(extractive, notes=(_backends().failure_note(exc, self._settings),), timings_ms=timings)
             return
         timings["generate"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()

@@ -36,7 +36,7 @@ def error_responses(settings: Settings) -> dict[int | str, dict[str, Any]]:
         413: {"model": ErrorOut, "description": "The body is larger than the limit."},
         422: {"model": ErrorOut, "description": "The question or another field is not acceptable."},
         500: {"model": ErrorOut, "description": "The engine failed; the server's log says why."},
-        503: {"model": ErrorOut, "description": "There is no index yet."},
+        503: {"model": ErrorOut, "description": "There is no index yet (`no_index`), or too many questions are in progress (`busy`, with Retry-After)."},
     }
     if settings.api_key is None:
         del responses[401]
@@ -45,6 +45,11 @@ def error_responses(settings: Settings) -> dict[int | str, dict[str, Any]]:
 
 def error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail, "error": code}, status_code=status, headers=headers)
+
+
+def busy(message: str, headers: dict[str, str]) -> JSONResponse:
+    """The 503 of rag.web.admission in the REST API's shape."""
+    return error(503, "busy", message, headers)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

@@ -61,7 +61,7 @@ _ERROR_TEXT: dict[int | str, str] = {
     404: "No such model (`model_not_found`).",
     413: "The body is larger than the limit.",
     500: "The engine failed; the server's log says why.",
-    503: "There is no index yet (`no_index`).",
+    503: "There is no index yet (`no_index`), or too many questions are in progress (`busy`, with Retry-After).",
     "4XX": "Any other client error, in the same shape.",
 }
 
@@ -114,6 +114,11 @@ async def _openai_error(request: Request, exc: OpenAIError) -> Response:
 
 def _too_large(message: str) -> Response:
     return OpenAIError(413, message, code="too_large").response()
+
+
+def busy(message: str, headers: dict[str, str]) -> Response:
+    """The 503 of rag.web.admission in OpenAI's shape (its clients retry a 503 after `Retry-After`)."""
+    return OpenAIError(503, message, code="busy").response(headers)
 
 
 def mount_openai(app: FastAPI, assistant: Assistant, settings: Settings) -> None:
