@@ -16,7 +16,7 @@ run: install ingest
 	$(PY) app.py --host $(HOST) --port $(PORT)
 
 test: install-dev browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -1,10 +1,13 @@
-"""Load on `app.py` over loopback: 32 concurrent clients x 20 questions, then the same while an ingest runs.
+"""Load on `app.py` over loopback: one client alone, then 32 concurrent clients x 20 questions, then the same
+while an ingest writes; and with `--two-apps`, the same against two app processes sharing one `chroma run` server.
 
-    .venv/bin/python bench/load_test.py [--clients 32] [--questions 20] [--index-dir DIR]
+    .venv/bin/python bench/load_test.py [--clients 32] [--questions 20] [--single 60] [--two-apps] [--index-dir DIR]
 
 Copies the index (default: .rag-index, built from corpus/ if missing) to a temp folder, starts `python app.py`
-on a free 127.0.0.1 port, and reports errors (must be 0), latency p50/p95/p99 and throughput. Phase two starts
-`python -m ingest` on a folder of extra documents against the same index while the clients run.
+on a free 127.0.0.1 port, and reports for each phase errors (must be 0), latency p50/p95/p99 and throughput;
+`speedup` is the concurrent throughput over the single client's, measured in the same run. `--two-apps` ingests
+corpus/ into a fresh `chroma run` server, starts two app.py processes on it (one index folder for the BM25 cache
+and Slack state), points the clients at both in turn, and runs an ingest into the server meanwhile.
 Only 127.0.0.1 is contacted; request counts are bounded.
 """
 
@@ -19,11 +22,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
 
-from evaluation.servers import free_port
+from evaluation.servers import chroma_server, free_port, running
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = [
@@ -45,12 +50,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def run_clients(url: str, clients: int, per_client: int) -> dict:
+def run_clients(urls: str | Sequence[str], clients: int, per_client: int) -> dict:
+    """`clients` threads, each asking `per_client` questions in turn (client n talks to urls[n % len(urls)])."""
+    urls = [urls] if isinstance(urls, str) else list(urls)
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
 
     def client(seed: int) -> None:
+        url = urls[seed % len(urls)]
         with httpx.Client(timeout=120) as http:
             for i in range(per_client):
                 question = QUESTIONS[(seed + i) % len(QUESTIONS)]
@@ -86,61 +94,87 @@ def run_clients(url: str, clients: int, per_client: int) -> dict:
     }
 
 
-def extra_documents(folder: Path, count: int = 40) -> Path:
+def extra_documents(folder: Path, count: int = 40, prefix: str = "extra") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
-        (folder / f"extra-{i:03d}.md").write_text(
+        (folder / f"{prefix}-{i:03d}.md").write_text(
             f"# Extra note {i}\n\nExtra note {i} says that regional office {i} of the digital ministry trained "
             f"{i * 10} officials in AI tools during 2025, with courses on data protection and eGov services.\n"
         )
     return folder
 
 
+@contextmanager
+def app_process(env: dict[str, str], log: Path) -> Iterator[str]:
+    """`python app.py` on a free port with `env`; yields its URL once /api/health answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running([sys.executable, "app.py", "--port", str(port), "--log-level", "warning"], f"{url}/api/health", log, 180, env, REPO):
+        yield url
+
+
+def start_ingest(folder: Path, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ingest", "-q", str(folder)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def finish_ingest(process: subprocess.Popen, phase: dict) -> None:
+    out, err = process.communicate(timeout=600)
+    phase["ingest_exit"] = process.returncode
+    phase["ingest_summary"] = out.strip().splitlines()[-1] if out.strip() else err.strip()[-300:]
+
+
+def load_phases(urls: list[str], args: argparse.Namespace, ingest_env: dict[str, str], extra: Path) -> dict:
+    single = run_clients(urls[0], 1, args.single)
+    print("single client:", json.dumps(single), flush=True)
+    steady = run_clients(urls, args.clients, args.questions)
+    steady["speedup"] = round(steady["throughput_rps"] / single["throughput_rps"], 2)
+    print(f"{args.clients} clients:", json.dumps(steady), flush=True)
+    ingest = start_ingest(extra, ingest_env)
+    during = run_clients(urls, args.clients, args.questions)
+    finish_ingest(ingest, during)
+    print(f"{args.clients} clients during an ingest:", json.dumps(during), flush=True)
+    return {"single": single, "steady": steady, "during_ingest": during}
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--questions", type=int, default=20, help="questions per client")
+    parser.add_argument("--single", type=int, default=60, help="questions the lone client asks first")
+    parser.add_argument("--two-apps", action="store_true", help="also two app processes on one chroma server")
     parser.add_argument("--index-dir", type=Path, default=REPO / ".rag-index")
     args = parser.parse_args()
     env = dict(os.environ)  # app.py and ingest apply the offline defaults themselves
     if not (args.index_dir / "chroma").is_dir():
         subprocess.run([sys.executable, "-m", "ingest", "-q", "corpus/"], cwd=REPO, env=dict(env, RAG_INDEX_DIR=str(args.index_dir)), check=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        index = Path(tmp) / "index"
-        shutil.copytree(args.index_dir, index, ignore=shutil.ignore_patterns("ingest.lock"))
-        env["RAG_INDEX_DIR"] = str(index)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"app.py did not start: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
-                time.sleep(0.5)
-            quiet = run_clients(url, args.clients, args.questions)
-            print("steady:", json.dumps(quiet))
-            ingest = subprocess.Popen(
-                [sys.executable, "-m", "ingest", "-q", str(extra_documents(Path(tmp) / "extra"))],
-                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            )
-            during = run_clients(url, args.clients, args.questions)
-            out, err = ingest.communicate(timeout=600)
-            during["ingest_exit"] = ingest.returncode
-            during["ingest_summary"] = out.strip().splitlines()[-1] if out.strip() else err.strip()[-300:]
-            print("during ingest:", json.dumps(during))
-            print(json.dumps({"steady": quiet, "during_ingest": during}))
-            return 0 if quiet["errors"] == 0 and during["errors"] == 0 else 1
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    # Every process shares the index's ONNX export instead of exporting its own copy.
+    env.setdefault("RAG_MODEL_CACHE_DIR", str(args.index_dir / "models"))
+    report: dict = {"load_average_before": load_average()}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        index = tmp / "index"
+        shutil.copytree(args.index_dir, index, ignore=shutil.ignore_patterns("ingest.lock", "models"))
+        one = dict(env, RAG_INDEX_DIR=str(index))
+        with app_process(one, tmp / "app.log") as url:
+            report["one_app"] = load_phases([url], args, one, extra_documents(tmp / "extra"))
+        if args.two_apps:
+            with ExitStack() as stack:
+                chroma_url = stack.enter_context(chroma_server(tmp / "chroma-data"))
+                shared = dict(env, RAG_INDEX_DIR=str(tmp / "shared-index"), RAG_CHROMA_URL=chroma_url)
+                subprocess.run([sys.executable, "-m", "ingest", "-q", "corpus/"], cwd=REPO, env=shared, check=True, capture_output=True)
+                urls = [stack.enter_context(app_process(shared, tmp / f"app-{n}.log")) for n in range(2)]
+                report["two_apps_one_chroma"] = load_phases(urls, args, shared, extra_documents(tmp / "extra-2", prefix="more"))
+    report["load_average_after"] = load_average()
+    print(json.dumps(report))
+    phases = [p for setup in report.values() if isinstance(setup, dict) for p in setup.values()]
+    ok = all(p["errors"] == 0 and p.get("ingest_exit", 0) == 0 for p in phases)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(command: Sequence[str], ready_url: str, log_path: Path, timeout: float = 60) -> Iterator[None]:
+def running(
+    command: Sequence[str], ready_url: str, log_path: Path, timeout: float = 60, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[None]:
     """Run `command` until the with-block ends; enter once `ready_url` answers 200 (or fail with its log)."""
     with open(log_path, "w") as log:
-        process = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, env=None if env is None else dict(env), cwd=cwd)
         try:
             deadline = time.monotonic() + timeout
             while True:
