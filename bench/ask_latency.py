@@ -53,7 +53,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_corpus_arguments(parser)
     parser.add_argument("--threads", type=int, nargs="+", default=[0, 1],
-                        help="torch intra-op threads to measure with, in turn (0: torch's default, one per core)")
+                        help="model threads per call to measure with, in turn (0: one per core)")
+    parser.add_argument("--backends", nargs="+", default=None, choices=("onnx", "onnx-int8", "torch"),
+                        help="English-model runtimes to compare in this run (default: the settings' one)")
+    parser.add_argument("--no-scifact", action="store_true", help="the shipped corpus only")
     args = parser.parse_args()
 
     import logging
@@ -66,31 +69,38 @@ def main() -> int:
     from rag.embedder import SentenceTransformerEmbedder
 
     base = settings_for(args.device)
+    backends = args.backends or [base.embedding_backend]
     embedder = SentenceTransformerEmbedder(base)
     results = {}
 
     corpus_settings = base.model_copy(update={"index_dir": results_dir() / "index-corpus"})
     Indexer(corpus_settings, embedder).run([args.corpus], wait_seconds=600)
     questions = [q.question for q in load_devset(args.devset)][: args.questions]
-    data = load_beir(args.data, "test")
-    index = ensure_index(data, base, embedder, args.cache_dir, progress=True)
-    claims = list(data.split_queries.values())[: args.questions]
+    sets = [("corpus", corpus_settings, questions)]
+    if not args.no_scifact:
+        data = load_beir(args.data, "test")
+        index = ensure_index(data, base, embedder, args.cache_dir, progress=True)
+        sets.append(("scifact", index.settings, list(data.split_queries.values())[: args.questions]))
     default_threads = set_threads(None)
     for threads in args.threads:
         n = set_threads(threads or default_threads)
-        for name, settings, asked in (("corpus", corpus_settings, questions), ("scifact", index.settings, claims)):
-            key = f"{name}/threads={n}"
-            # The multilingual model (numpy BLAS) takes the same thread count as torch.
-            results[key] = measure(Assistant(settings.model_copy(update={"torch_threads": n}), embedder=embedder), asked)
-            results[key]["torch_threads"] = n
-            print(key, json.dumps({k: v for k, v in results[key].items() if k != "samples_ms"}), file=sys.stderr)
+        for backend in backends:
+            # The backend's own embedder with `n` threads (ONNX Runtime fixes its threads when it loads a model);
+            # the multilingual model (numpy BLAS) takes the same count.
+            run = {"torch_threads": n, "embedding_backend": backend}
+            model = SentenceTransformerEmbedder(base.model_copy(update=run))
+            for name, settings, asked in sets:
+                key = f"{name}/{backend}/threads={n}"
+                results[key] = measure(Assistant(settings.model_copy(update=run), embedder=model), asked)
+                results[key].update(run)
+                print(key, json.dumps({k: v for k, v in results[key].items() if k != "samples_ms"}), file=sys.stderr)
 
     out = {"device": args.device, "machine": machine(), "peak_rss_mb": round(peak_rss_mb()), **results}
     path = save("ask_latency.json", out)
-    print(f"{'index':<10} {'chunks':>6} {'questions':>9} {'p50 ms':>7} {'p95 ms':>7}  p50 embed/retrieve/answer ms")
+    print(f"{'index':<28} {'chunks':>6} {'questions':>9} {'p50 ms':>7} {'p95 ms':>7}  p50 embed/retrieve/answer ms")
     for name, r in results.items():
         p = r["parts_p50_ms"]
-        print(f"{name:<10} {r['chunks']:>6} {r['questions']:>9} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f}  {p['embed']}/{p['retrieve']}/{p['answer']}")
+        print(f"{name:<28} {r['chunks']:>6} {r['questions']:>9} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f}  {p['embed']}/{p['retrieve']}/{p['answer']}")
     print(f"saved {path.relative_to(REPO)}")
     return 0
 

@@ -128,7 +128,8 @@ def index_key(data: BeirData, settings: Settings, model_name: str) -> str:
         f"|{model_name}|{settings.embedding_model}|chunker={CHUNKER_VERSION}|{settings.chunk_words}|"
         f"{settings.chunk_overlap_words}|{settings.passage_prefix}".encode()
     )
-    if settings.embedding_backend != "torch":  # torch's keys stay as they were (existing caches stay valid)
+    # torch and onnx (fp32) make the same vectors (cosine 1.00000, tests/test_embedder_backends.py): one index.
+    if settings.embedding_backend not in ("torch", "onnx"):
         from rag.onnx_export import recipe
 
         digest.update(f"|backend={settings.embedding_backend}|{recipe(settings.embedding_backend)}".encode())
