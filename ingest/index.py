@@ -190,13 +190,13 @@ class Indexer:
         )
 
     def _commit(self, store: VectorStore, pending: list[tuple[Document, list[Chunk]]], stored: dict, report: IngestReport) -> None:
-        """Embed a batch of files' chunks (one model call per space), then write each file in turn."""
+        """Embed a batch of files' chunks (one model call per space) and write them (one Chroma call per collection:
+        each call costs ~20 ms however small, so writing file by file cost 15 % of an ingest). Crash safety is
+        unchanged: side records go first, and a file counts as stored only when all of its chunks are."""
         batch = embed_chunks([c for _, chunks in pending for c in chunks], self.embedder, self.multilingual)
         self._mark_changing(store)
-        offset = 0
+        write(store, batch, 0, len(batch.chunks))
         for document, chunks in pending:
-            write(store, batch, offset, offset + len(chunks))
-            offset += len(chunks)
             previous = stored.get(document.source)
             new_ids = {c.id for c in chunks}
             stale = sorted(previous.ids - new_ids) if previous else []

@@ -23,6 +23,9 @@ from .errors import ConfigError
 from .onnx_export import MANIFEST, ONNX_FILE, TOKENIZER_FILE, ensure_exported
 
 
+BATCH_TOKENS = 16 * 256  # padded tokens per model call (see `encode`)
+
+
 class OnnxSentenceModel:
     """What the embedder uses of a SentenceTransformer (`encode`, `max_seq_length`, plus `count_tokens`), on ONNX
     Runtime with the `tokenizers` library: a process that only answers never imports torch or transformers."""
@@ -40,11 +43,12 @@ class OnnxSentenceModel:
         self._normalize: bool = bool(pipeline["normalize"])
         self._lower: bool = bool(pipeline["do_lower_case"])
         self.max_seq_length = int(pipeline["max_tokens"])
-        # Two tokenizers, each configured once (so concurrent calls never see the other's settings): one pads and
-        # truncates as the model is fed, one counts tokens as they are.
+        self._pad_id = int(pipeline["pad_id"])
+        # Two tokenizers, each configured once (so concurrent calls never see the other's settings): one truncates
+        # as the model is fed (`encode` pads each batch itself), one counts tokens as they are.
         self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         self._tokenizer.enable_truncation(self.max_seq_length)
-        self._tokenizer.enable_padding(pad_id=int(pipeline["pad_id"]), pad_token=str(pipeline["pad_token"]))
+        self._tokenizer.no_padding()
         self._counter = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         self._counter.no_truncation()
         self._counter.no_padding()
@@ -72,25 +76,40 @@ class OnnxSentenceModel:
         texts = [s.strip() for s in sentences]
         if self._lower:
             texts = [t.lower() for t in texts]
-        # Longest first, as sentence-transformers batches: texts of like length pad little.
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+        encodings = self._tokenizer.encode_batch(texts)
+        # Longest first, as sentence-transformers batches, so texts of like length share a batch and pad little;
+        # and at most BATCH_TOKENS padded tokens per call (`batch_size` texts at most): ONNX Runtime's working
+        # memory grows with the batch, and 16 chunks of 256 tokens embed faster than 64 (15.4 vs 14.1 per second
+        # here, peak memory 490 MB vs 1.28 GB), while short questions still go 32 or more to a call.
+        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
         out: list[np.ndarray] = []
-        for start in range(0, len(texts), batch_size):
-            batch = [texts[i] for i in order[start : start + batch_size]]
-            encodings = self._tokenizer.encode_batch(batch)
-            columns = {
-                "input_ids": [e.ids for e in encodings],
-                "token_type_ids": [e.type_ids for e in encodings],
-                "attention_mask": [e.attention_mask for e in encodings],
-            }
-            feed = {name: np.asarray(columns[name], dtype=np.int64) for name in self._inputs}
+        start = 0
+        while start < len(order):
+            longest = len(encodings[order[start]].ids)
+            size = max(1, min(batch_size, BATCH_TOKENS // max(longest, 1)))
+            rows = [encodings[i] for i in order[start : start + size]]
+            start += size
+            feed = self._feed(rows, longest)
             hidden = self.session.run(None, feed)[0]
             out.append(self._pool(hidden, feed["attention_mask"]))
         vectors = np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
-        vectors = vectors[np.argsort(order)]
+        vectors = vectors[np.argsort(np.asarray(order, dtype=np.int64))] if out else vectors
         if normalize_embeddings or self._normalize:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors.astype(np.float32, copy=False)
+
+    def _feed(self, rows: list, width: int) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+        """The model's inputs for `rows` (tokenizers' encodings), padded to `width` tokens."""
+        ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+        types = np.zeros((len(rows), width), dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for r, encoding in enumerate(rows):
+            n = len(encoding.ids)
+            ids[r, :n] = encoding.ids
+            types[r, :n] = encoding.type_ids
+            mask[r, :n] = 1
+        columns = {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
+        return {name: columns[name] for name in self._inputs}
 
     def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if self._pooling == "cls":
