@@ -60,7 +60,9 @@ class Assistant:
         s = self.settings
         self.embedder = embedder or SentenceTransformerEmbedder(s)
         self.multilingual = multilingual or build_multilingual(s)
-        self.encoder = QueryEncoder(self.embedder, self.multilingual, max_batch=s.query_batch_size, max_wait_ms=s.query_batch_wait_ms)
+        self.encoder = QueryEncoder(
+            self.embedder, self.multilingual, max_batch=s.query_batch_size, max_wait_ms=s.query_batch_wait_ms, parallel=True
+        )
         self._scorer = scorer
         self._evidence_step: EvidenceStep | None = None
         self.extractive = ExtractiveGenerator(s.max_answer_sentences)

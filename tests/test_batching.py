@@ -91,7 +91,7 @@ def test_a_failed_batch_fails_its_callers_and_the_next_batch_runs() -> None:
 def test_batched_question_vectors_equal_one_at_a_time(assistant: Assistant) -> None:
     """The real models: vectors of questions embedded together in one call are those of each alone."""
     alone = QueryEncoder(assistant.embedder, assistant.multilingual)
-    together = QueryEncoder(assistant.embedder, assistant.multilingual, max_batch=16, max_wait_ms=5)
+    together = QueryEncoder(assistant.embedder, assistant.multilingual, max_batch=16, max_wait_ms=5, parallel=True)
     with ThreadPoolExecutor(len(QUESTIONS)) as pool:
         batched = list(pool.map(together.encode, QUESTIONS * 3))
     assert together.batcher is not None and together.batcher.batches < len(QUESTIONS) * 3
