@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 CONFIG = Path(__file__).resolve().parent.parent / "bench" / "schemathesis.toml"
 KEY = "fuzz-key-8a41c6f2"
-MAX_EXAMPLES = 5  # per operation and phase; the coverage phase adds its boundary cases (~500 requests a run)
+MAX_EXAMPLES = 3  # per operation and phase; the coverage phase adds its boundary cases (~450 requests a run)
 SEED = 1
 
 

@@ -79,9 +79,19 @@ def _side_ids(settings: Settings) -> tuple[set[str], set[str]]:
     return store.multilingual.ids(), store.sentences.ids()
 
 
+@pytest.fixture(scope="module")
+def clean_ingest(tmp_path_factory, embedder):  # type: ignore[no-untyped-def]
+    """(documents folder, settings of a clean ingest of it): what each interrupted run must end up equal to."""
+    root = tmp_path_factory.mktemp("clean-ingest")
+    folder = many_documents(root / "docs")
+    settings = Settings(index_dir=root / "clean")
+    assert Indexer(settings, embedder).run([str(folder)]).ok
+    return folder, settings
+
+
 @pytest.mark.parametrize("commits_before_kill", [1, 9])
-def test_kill_9_mid_ingest_then_rerun_equals_a_clean_ingest(tmp_path, embedder, commits_before_kill):
-    folder = many_documents(tmp_path / "docs")
+def test_kill_9_mid_ingest_then_rerun_equals_a_clean_ingest(tmp_path, embedder, clean_ingest, commits_before_kill):
+    folder, clean_settings = clean_ingest
     crashed = tmp_path / "crashed"
     process = _start_ingest(folder, crashed, RAG_INGEST_BATCH_CHUNKS="2")
     try:
@@ -93,8 +103,6 @@ def test_kill_9_mid_ingest_then_rerun_equals_a_clean_ingest(tmp_path, embedder, 
 
     rerun = Indexer(Settings(index_dir=crashed), embedder).run([str(folder)])
     assert rerun.ok
-    clean_settings = Settings(index_dir=tmp_path / "clean")
-    Indexer(clean_settings, embedder).run([str(folder)])
 
     crashed_stats, crashed_ids, crashed_lexical = _snapshot(Settings(index_dir=crashed))
     clean_stats, clean_ids, clean_lexical = _snapshot(clean_settings)
