@@ -56,9 +56,11 @@ def latency_plot(plt) -> Path | None:  # type: ignore[no-untyped-def]
     if ask:
         for key, r in ask.items():
             if isinstance(r, dict) and "samples_ms" in r:
-                name, _, threads = key.partition("/threads=")
-                label = "corpus/" if name == "corpus" else "SciFact"
-                series.append((f"ask, {label}\n{r['chunks']} chunks, {threads} thr", r["samples_ms"]))
+                name, _, threads = key.partition("/threads=")  # "corpus/onnx/threads=1" (older files: "corpus/threads=1")
+                index, _, backend = name.partition("/")
+                label = "corpus/" if index == "corpus" else "SciFact"
+                runtime = f", {backend}" if backend else ""
+                series.append((f"ask, {label}{runtime}\n{r['chunks']} chunks, {threads} thr", r["samples_ms"]))
     if baseline:
         threads = baseline.get("torch_threads", "?")
         series.append((f"ours retrieve k=4\ncorpus/, {threads} thr", baseline["corpus"]["ours"]["retrieve_samples_ms"]))
