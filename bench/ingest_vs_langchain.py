@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO, default_data, machine, save  # noqa: E402
+from bench.common import REPO, default_data, machine, save
 
 LANGCHAIN = """
 import sys
@@ -89,8 +89,11 @@ def main() -> int:
         docs = tmp / "docs"
         report["docs"] = write_abstracts(Path(args.data), docs, args.docs)
         cache = tmp / "models"
-        export = timed([sys.executable, "-c", "from rag.embedder import SentenceTransformerEmbedder as E; from rag.settings import Settings; "
-                        f"E(Settings(model_cache_dir={str(cache)!r})).embed_query('export')"], env)
+        export_script = (
+            "from rag.embedder import SentenceTransformerEmbedder as E; from rag.settings import Settings; "
+            f"E(Settings(model_cache_dir={str(cache)!r})).embed_query('export')"
+        )
+        export = timed([sys.executable, "-c", export_script], env)
         report["one_off_onnx_export_s"] = export["wall_s"]
         runs: dict[str, list[dict]] = {"ours": [], "langchain": []}
         for n in range(args.rounds):

@@ -22,7 +22,6 @@ import numpy as np
 from .errors import ConfigError
 from .onnx_export import MANIFEST, ONNX_FILE, TOKENIZER_FILE, ensure_exported
 
-
 BATCH_TOKENS = 16 * 256  # padded tokens per model call (see `encode`)
 
 

@@ -24,9 +24,9 @@ from .feedback import FeedbackStore, feedback_path
 from .mcp.http import mount_mcp
 from .settings import Settings, apply_process_defaults
 from .slack.http import mount_slack
-from .web.api import build_router
 from .web import api_errors, openai_api
 from .web.admission import AdmissionLimit
+from .web.api import build_router
 from .web.api_errors import install_error_handlers
 from .web.body_limit import MAX_BODY_BYTES, BodyLimit
 from .web.docs import mount_docs
@@ -77,7 +77,10 @@ def create_app(
     api.add_middleware(AdmissionLimit, limit=settings.max_concurrent_requests, routes=busy)
     answer_unrouted(api, ("/api", "/v1"))  # 405 + Allow / 404 in each API's shape, not the chat's (rag/web/methods.py)
     if chat:
-        from .web.chat import build_chat, mount_chat  # Gradio: imported when the page is built (seconds), not for --help
+        from .web.chat import (  # Gradio: imported when the page is built (seconds), not for --help
+            build_chat,
+            mount_chat,
+        )
 
         api = mount_chat(api, build_chat(assistant, settings, feedback), path="/")
     return api
