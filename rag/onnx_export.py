@@ -93,6 +93,8 @@ def ensure_exported(source: str | Path, cache_root: Path, model_name: str, quant
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=cache_root))
     try:
         started = time.perf_counter()
+        # Once per machine and model; say so, or a first ingest or start looks stuck for these seconds.
+        log.warning("preparing %s for ONNX Runtime%s, once (10-20 s): %s", model_name, " (int8)" if quantized else "", target)
         if fp32 is not None:
             quantize(fp32, tmp)
         else:
