@@ -108,9 +108,8 @@ class Assistant:
         self._evidence_step = step
 
     def warm_up(self) -> None:
-        """Load the models, the scorer and the indexes now rather than on the first question."""
-        self.retriever.lexical()
-        self.encoder.encode("warm up")
+        """Load the models, the scorer and the indexes (BM25, the in-memory vectors) now rather than on the first question."""
+        self.retriever.retrieve(self.encoder.encode("warm up"))
         _ = self.evidence_step
 
     # --- the public API ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import InvalidQuestion
+from .exact import ExactIndex
 from .fusion import convex, ranked, rrf
 from .lexical import LexicalIndex, cache_folder, cache_key
 from .query import Query, QueryEncoder
@@ -75,6 +76,7 @@ class HybridRetriever:
         self._checked_at = 0.0
         self._lock = threading.Lock()
         self._chunks: dict[str, Chunk] = {}
+        self._exact: dict[str, ExactIndex | None] = {}  # per list name, for this generation (rag/exact.py)
 
     # --- the lexical side ------------------------------------------------------------------------------------
     def lexical(self) -> LexicalIndex:
@@ -88,6 +90,7 @@ class HybridRetriever:
                 if self._lexical is not None:  # another process changed the index: reload its vectors too
                     self._store.refresh()
                 self._chunks = {}
+                self._exact = {}
                 self._lexical = self._load_lexical(generation)
                 self._generation = generation
             return self._lexical
@@ -137,13 +140,14 @@ class HybridRetriever:
         lexical = self.lexical()  # also notices another process's writes and reloads the vectors
         lists: dict[str, dict[str, float]] = {}
         if "dense" in wanted:
-            lists["dense"] = dict(self._store.nearest(query.dense, n, where))
+            lists["dense"] = dict(self._nearest("dense", self._store, query.dense, n, where))
         if "multilingual" in wanted:
-            lists["multilingual"] = dict(self._store.multilingual.nearest(query.multilingual, n, where))
+            lists["multilingual"] = dict(self._nearest("multilingual", self._store.multilingual, query.multilingual, n, where))
         if "sentences" in wanted:
             # Sentences of one chunk crowd each other out: ask for a few per chunk, keep each chunk's best.
             best: dict[str, float] = {}
-            for sentence, sim in self._store.sentences.nearest(query.multilingual, n * _SENTENCES_PER_CHUNK, where):
+            found = self._nearest("sentences", self._store.sentences, query.multilingual, n * _SENTENCES_PER_CHUNK, where)
+            for sentence, sim in found:
                 chunk_id = chunk_of(sentence)
                 if sim > best.get(chunk_id, -2.0):
                     best[chunk_id] = sim
@@ -153,6 +157,19 @@ class HybridRetriever:
         ids = set().union(*(scores.keys() for scores in lists.values())) if lists else set()
         cross = {i for i in ids if query.language and lexical.language(i) not in ("", query.language)}
         return lists, cross
+
+    def _nearest(self, name: str, space, vector, n: int, where) -> list[tuple[str, float]]:  # type: ignore[no-untyped-def]
+        """Exact search in memory when the collection is small and there is no filter, else Chroma's."""
+        if where is None and self._settings.exact_search_max_vectors > 0:
+            exact = self._exact
+            if name not in exact:
+                with self._lock:
+                    if name not in exact:
+                        exact[name] = space.exact(self._settings.exact_search_max_vectors)
+            index = exact[name]
+            if index is not None:
+                return index.nearest(vector, n)
+        return space.nearest(vector, n, where)
 
     def _fetch(self, ids: list[str]) -> dict[str, Chunk]:
         """The chunks of `ids` that the store holds, from the cache of this index generation when there."""

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
 
     # Retrieval.
     top_k: int = Field(5, ge=1, le=100)
+    exact_search_max_vectors: int = Field(
+        5_000, ge=0, le=1_000_000,
+        description="Collections up to this many vectors are searched exactly in memory; larger ones, and searches "
+        "with filters, go to Chroma's HNSW index. 0: always Chroma. Measured on one core: 5,000 x 512 takes 0.4 ms, "
+        "10,000 x 512 2.6 ms (past the CPU cache), a Chroma call ~2 ms at any size.",
+    )
     candidates: int = Field(50, ge=1, le=1000, description="Candidates taken from each retriever before fusion.")
     fusion: Literal["convex", "rrf"] = Field(
         "convex", description="convex: weighted sum of per-query normalised scores; rrf: weighted reciprocal rank."

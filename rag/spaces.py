@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, EmptyIndex
+from .exact import ExactIndex, load_exact
 
 _BATCH = 5000
 MULTILINGUAL_SUFFIX = "-ml"
@@ -109,6 +110,10 @@ class VectorSpace:
     def nearest(self, vector: np.ndarray, n: int, where: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
         """The `n` nearest (id, cosine), best first."""
         return nearest(self._collection, vector, n, where)
+
+    def exact(self, limit: int) -> ExactIndex | None:
+        """All vectors in memory for exact search, or None past `limit` (rag/exact.py)."""
+        return load_exact(self._collection, limit)
 
     def sentences(self, ids: Sequence[str]) -> StoredSentences:
         """Stored sentence vectors for `ids` (missing ids are left out), in the order asked."""

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from .errors import ConfigError, EmptyIndex
+from .exact import ExactIndex, load_exact
 from .multilingual import MODEL_NAMES
 from .settings import Settings
 from .spaces import MULTILINGUAL_SUFFIX, SENTENCES_SUFFIX, VectorSpace, nearest
@@ -197,6 +198,10 @@ class VectorStore:
         An embedded store's in-memory index can be older than its records (another process wrote since): ids
         deleted there still come back here, and `get` leaves them out."""
         return nearest(self._collection, embedding, n, where)
+
+    def exact(self, limit: int) -> ExactIndex | None:
+        """All chunk vectors in memory for exact search, or None past `limit` (rag/exact.py)."""
+        return load_exact(self._collection, limit)
 
     def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
         if not ids:
