@@ -4,8 +4,8 @@ A Chroma search costs ~2 ms here however small the collection (the call itself),
 shipped corpus has 114 chunks and ~1,000 sentences, which a numpy product searches in microseconds, exactly
 (no HNSW approximation). Collections over `Settings.exact_search_max_vectors` (5,000) stay on Chroma: the
 product grows with the collection (one core: 5,000 x 512 in 0.4 ms, 10,000 x 512 in 2.6 ms once the matrix
-no longer fits the CPU cache) while a Chroma call stays ~2 ms. The
-retriever loads these per index generation and searches Chroma whenever a metadata filter is given.
+no longer fits the CPU cache) while a Chroma call stays ~2 ms. The retriever loads these per index
+generation and searches Chroma whenever a metadata filter is given.
 """
 
 from __future__ import annotations
