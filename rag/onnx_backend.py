@@ -88,17 +88,18 @@ class OnnxSentenceModel:
             size = max(1, min(batch_size, BATCH_TOKENS // max(longest, 1)))
             rows = [encodings[i] for i in order[start : start + size]]
             start += size
-            feed = self._feed(rows, longest)
-            hidden = self.session.run(None, feed)[0]
-            out.append(self._pool(hidden, feed["attention_mask"]))
+            columns = self._columns(rows, longest)
+            hidden = self.session.run(None, {name: columns[name] for name in self._inputs})[0]
+            out.append(self._pool(hidden, columns["attention_mask"]))
         vectors = np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
         vectors = vectors[np.argsort(np.asarray(order, dtype=np.int64))] if out else vectors
         if normalize_embeddings or self._normalize:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors.astype(np.float32, copy=False)
 
-    def _feed(self, rows: list, width: int) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
-        """The model's inputs for `rows` (tokenizers' encodings), padded to `width` tokens."""
+    def _columns(self, rows: list, width: int) -> dict[str, np.ndarray]:  # type: ignore[type-arg]
+        """Ids, type ids and attention mask of `rows` (tokenizers' encodings), padded to `width` tokens (the
+        model takes those its export named; pooling always needs the mask)."""
         ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
         types = np.zeros((len(rows), width), dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -107,8 +108,7 @@ class OnnxSentenceModel:
             ids[r, :n] = encoding.ids
             types[r, :n] = encoding.type_ids
             mask[r, :n] = 1
-        columns = {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
-        return {name: columns[name] for name in self._inputs}
+        return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
 
     def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if self._pooling == "cls":
