@@ -4,7 +4,8 @@
 `model.onnx`, `onnx-export.json`), exporting it when missing: torch's exporter writes the fp32 graph; int8 is
 quantised from the fp32 export (which stays cached too). The fingerprint covers the model folder and the
 recipe, so a changed model or recipe is a new folder. An export is written to a temporary sibling folder and
-renamed into place: no process sees half an export, and of two processes exporting at once one's folder wins.
+renamed into place: no process sees half an export. A lock file beside it makes a second process wait for a
+running export and use its copy (two apps started together on a fresh machine export once, not twice).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -33,14 +36,11 @@ OPSET = 17
 _WEIGHTS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.h5", "*.msgpack", "*.ckpt", "*.onnx", "*.onnx_data")
 _SKIP_DIRS = ("onnx", "openvino", ".git", ".cache")
 _SUPPORTED_MODULES = {"Transformer", "Pooling", "Normalize"}
-_STALE_TMP_SECONDS = 24 * 3600
+_EXPORT_WAIT_SECONDS = 900  # how long a process waits for another's export
 
 
 def needs_extra() -> ConfigError:
-    return ConfigError(
-        "RAG_EMBEDDING_BACKEND=onnx needs the onnx package to export the model: pip install onnx "
-        "(or set RAG_EMBEDDING_BACKEND=torch)"
-    )
+    return ConfigError("RAG_EMBEDDING_BACKEND=onnx needs the onnx package to export the model: pip install onnx")
 
 
 def recipe(backend: str) -> str:
@@ -89,20 +89,22 @@ def ensure_exported(source: str | Path, cache_root: Path, model_name: str, quant
         return target
     fp32 = ensure_exported(source, cache_root, model_name, False) if quantized else None
     cache_root.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(cache_root, target.name)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=cache_root))
-    try:
-        started = time.perf_counter()
-        # Once per machine and model; say so, or a first ingest or start looks stuck for these seconds.
-        log.warning("preparing %s for ONNX Runtime%s, once (10-20 s): %s", model_name, " (int8)" if quantized else "", target)
-        if fp32 is not None:
-            quantize(fp32, tmp)
-        else:
-            export(source, tmp)
-        log.info("exported %s to ONNX%s in %.1fs: %s", model_name, " int8" if quantized else "", time.perf_counter() - started, target)
-        publish(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with FileLock(str(cache_root / f".{target.name}.lock"), timeout=_EXPORT_WAIT_SECONDS):
+        if is_complete(target):
+            return target
+        _remove_stale_temporaries(cache_root, target.name)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=cache_root))
+        try:
+            started = time.perf_counter()  # once per machine and model: say so, or a first start looks stuck
+            log.warning("preparing %s for ONNX Runtime%s, once (10-20 s): %s", model_name, " (int8)" if quantized else "", target)
+            if fp32 is not None:
+                quantize(fp32, tmp)
+            else:
+                export(source, tmp)
+            log.info("exported %s to ONNX%s in %.1fs: %s", model_name, " int8" if quantized else "", time.perf_counter() - started, target)
+            publish(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -126,14 +128,9 @@ def publish(tmp: Path, target: Path) -> None:
 
 
 def _remove_stale_temporaries(cache_root: Path, name: str) -> None:
-    """Temporary folders a crashed export left behind (old enough that no live export is still writing them)."""
-    now = time.time()
+    """Temporary folders a crashed export left behind (called under the export lock: no live export owns one)."""
     for leftover in cache_root.glob(f".{name}.tmp-*"):
-        try:
-            if now - leftover.stat().st_mtime > _STALE_TMP_SECONDS:
-                shutil.rmtree(leftover, ignore_errors=True)
-        except OSError:
-            pass
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def copy_without_weights(source: Path, folder: Path) -> None:

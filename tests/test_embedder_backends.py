@@ -114,7 +114,7 @@ def test_export_is_renamed_into_place_and_a_concurrent_one_wins(tmp_path: Path, 
     monkeypatch.setattr(onnx_export, "export", fake_export)
     assert onnx_export.ensure_exported(source, root, name, quantized=False) == target
     assert (target / onnx_export.ONNX_FILE).read_text() == "theirs"
-    assert [p.name for p in root.iterdir()] == [target.name]  # our temporary copy is gone
+    assert [p.name for p in root.iterdir() if p.suffix != ".lock"] == [target.name]  # our temporary copy is gone
 
     # An incomplete folder at the target (a crash before the rename cannot leave one, a hand copy can): replaced.
     (target / onnx_export.MANIFEST).unlink()
@@ -128,6 +128,48 @@ def test_export_is_renamed_into_place_and_a_concurrent_one_wins(tmp_path: Path, 
     assert (target / onnx_export.ONNX_FILE).read_text() == "fresh"
 
 
+def test_a_second_process_waits_for_a_running_export_and_uses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The export lock: while another process exports (holds the lock), ensure_exported waits, then takes the
+    finished copy instead of exporting again; temporaries a crashed export left are swept by the next one."""
+    import threading
+
+    from filelock import FileLock
+
+    name, source = resolve_model_path(DEFAULT_MODEL)
+    root = tmp_path / "models"
+    root.mkdir()
+    target = onnx_export.cache_folder(root, name, Path(source), False)
+
+    def must_not_export(src: Path, folder: Path) -> None:
+        raise AssertionError("exported although another process's export was finished")
+
+    monkeypatch.setattr(onnx_export, "export", must_not_export)
+    other = FileLock(str(root / f".{target.name}.lock"))
+    other.acquire()
+    result: list[Path] = []
+    waiter = threading.Thread(target=lambda: result.append(onnx_export.ensure_exported(source, root, name, quantized=False)))
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive() and not result  # waiting for the lock
+    target.mkdir()
+    (target / onnx_export.ONNX_FILE).write_text("theirs")
+    (target / onnx_export.MANIFEST).write_text("{}")
+    other.release()
+    waiter.join(10)
+    assert result == [target] and (target / onnx_export.ONNX_FILE).read_text() == "theirs"
+
+    quantized = onnx_export.cache_folder(root, name, Path(source), True)
+    (root / f".{quantized.name}.tmp-crashed").mkdir()
+
+    def fake_quantize(fp32: Path, folder: Path) -> None:
+        (folder / onnx_export.ONNX_FILE).write_text("int8")
+        (folder / onnx_export.MANIFEST).write_text("{}")
+
+    monkeypatch.setattr(onnx_export, "quantize", fake_quantize)
+    assert onnx_export.ensure_exported(source, root, name, quantized=True) == quantized
+    assert not list(root.glob(".*tmp-*"))
+
+
 def test_a_failed_export_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     name, source = resolve_model_path(DEFAULT_MODEL)
 
@@ -138,7 +180,7 @@ def test_a_failed_export_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(onnx_export, "export", broken)
     with pytest.raises(RuntimeError):
         onnx_export.ensure_exported(source, tmp_path / "models", name, quantized=False)
-    assert list((tmp_path / "models").iterdir()) == []
+    assert [p.name for p in (tmp_path / "models").iterdir() if p.suffix != ".lock"] == []
 
 
 def test_bad_backend_name_is_a_settings_error(monkeypatch: pytest.MonkeyPatch) -> None:
