@@ -195,7 +195,7 @@ class Indexer:
         unchanged: side records go first, and a file counts as stored only when all of its chunks are."""
         batch = embed_chunks([c for _, chunks in pending for c in chunks], self.embedder, self.multilingual)
         self._mark_changing(store)
-        write(store, batch, 0, len(batch.chunks))
+        write(store, batch)
         for document, chunks in pending:
             previous = stored.get(document.source)
             new_ids = {c.id for c in chunks}

@@ -46,7 +46,6 @@ class Embedded:
     sentence_ids: tuple[str, ...]
     sentence_meta: tuple[dict[str, object], ...]
     sentence_vectors: np.ndarray
-    sentence_owner: tuple[int, ...]  # index into `chunks` of each sentence's chunk
 
 
 def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, multilingual: Embedder) -> Embedded:
@@ -54,13 +53,11 @@ def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, multilingual: Embe
     texts = [embedding_text(c) for c in chunks]
     ids: list[str] = []
     meta: list[dict[str, object]] = []
-    owner: list[int] = []
     sentences: list[str] = []
-    for n, chunk in enumerate(chunks):
+    for chunk in chunks:
         for i, (a, b) in enumerate(sentence_spans(chunk.text)):
             ids.append(sentence_id(chunk.id, i))
             meta.append({**_facets(chunk), "start": chunk.start + a, "end": chunk.start + b})
-            owner.append(n)
             sentences.append(chunk.text[a:b])
     unique = list(dict.fromkeys(sentences))
     unique_vectors = multilingual.embed_documents(unique)
@@ -73,22 +70,17 @@ def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, multilingual: Embe
         tuple(ids),
         tuple(meta),
         sentence_vectors,
-        tuple(owner),
     )
 
 
-def write(store: VectorStore, batch: Embedded, first: int, last: int) -> None:
-    """Write chunks[first:last] of the batch: their side records first, then the chunks themselves."""
-    chunks = batch.chunks[first:last]
-    if not chunks:
+def write(store: VectorStore, batch: Embedded) -> None:
+    """Write the batch: its side records first, then the chunks themselves (one Chroma call per collection)."""
+    if not batch.chunks:
         return
-    rows = [i for i, n in enumerate(batch.sentence_owner) if first <= n < last]
-    if rows:
-        store.sentences.upsert(
-            [batch.sentence_ids[i] for i in rows], batch.sentence_vectors[rows], [batch.sentence_meta[i] for i in rows]
-        )
-    store.multilingual.upsert([c.id for c in chunks], batch.multilingual[first:last], [_facets(c) for c in chunks])
-    store.upsert(chunks, batch.dense[first:last])
+    if batch.sentence_ids:
+        store.sentences.upsert(list(batch.sentence_ids), batch.sentence_vectors, list(batch.sentence_meta))
+    store.multilingual.upsert([c.id for c in batch.chunks], batch.multilingual, [_facets(c) for c in batch.chunks])
+    store.upsert(batch.chunks, batch.dense)
 
 
 def delete(store: VectorStore, chunk_ids: Sequence[str]) -> None:

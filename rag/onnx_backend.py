@@ -61,9 +61,6 @@ class OnnxSentenceModel:
         """Tokens per text without the special ones (what sentence-transformers' tokenizer would count)."""
         return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=False)]
 
-    def get_sentence_embedding_dimension(self) -> int:
-        return int(self.encode(["x"]).shape[1])
-
     def encode(
         self,
         sentences: Sequence[str],
