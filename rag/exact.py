@@ -10,9 +10,13 @@ generation and searches Chroma whenever a metadata filter is given.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
+from chromadb.errors import ChromaError
+
+log = logging.getLogger(__name__)
 
 _BATCH = 5000
 
@@ -37,19 +41,25 @@ class ExactIndex:
 
 
 def load_exact(collection, limit: int) -> ExactIndex | None:  # type: ignore[no-untyped-def]
-    """Every vector of a Chroma collection, or None when it holds more than `limit` (or `limit` is 0)."""
+    """Every vector of a Chroma collection, or None when it holds more than `limit` (or `limit` is 0), or when it
+    cannot be read whole: an embedded store that another process is writing may fail to find vectors its records
+    name. The retriever then searches Chroma until the index generation changes again."""
     if limit <= 0 or int(collection.count()) > limit:
         return None
     ids: list[str] = []
     rows: list[np.ndarray] = []
     offset = 0
-    while True:
-        batch = collection.get(include=["embeddings"], limit=_BATCH, offset=offset)
-        if not batch["ids"]:
-            break
-        ids.extend(batch["ids"])
-        rows.append(np.asarray(batch["embeddings"], dtype=np.float32))
-        offset += len(batch["ids"])
+    try:
+        while True:
+            batch = collection.get(include=["embeddings"], limit=_BATCH, offset=offset)
+            if not batch["ids"]:
+                break
+            ids.extend(batch["ids"])
+            rows.append(np.asarray(batch["embeddings"], dtype=np.float32))
+            offset += len(batch["ids"])
+    except ChromaError as exc:
+        log.info("searching Chroma until the index changes again: its vectors could not be read whole (%s)", exc)
+        return None
     if len(ids) > limit:  # grew while we read
         return None
     matrix = np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)

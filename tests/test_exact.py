@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rag import Assistant
-from rag.exact import ExactIndex
+from rag.exact import ExactIndex, load_exact
 
 QUESTIONS = [
     "When did the AI law take effect?",
@@ -46,6 +46,21 @@ def test_the_retriever_gives_the_same_passages_either_way(small_index, embedder)
     # A filter goes to Chroma (which applies it): only passages of that language come back.
     german = exact.retrieve("Gesetz", filters={"language": "de"})
     assert german and all(p.chunk.meta.get("language") == "de" for p in german)
+
+
+def test_a_collection_that_cannot_be_read_whole_is_searched_by_chroma() -> None:
+    """An embedded store another process is writing can fail to find vectors its records name (seen while an
+    ingest ran beside queries): no exact index then, so the retriever keeps using Chroma's search."""
+    from chromadb.errors import InternalError
+
+    class Changing:
+        def count(self) -> int:
+            return 3
+
+        def get(self, **kwargs):  # type: ignore[no-untyped-def]
+            raise InternalError("Error executing plan: Internal error: Error finding id")
+
+    assert load_exact(Changing(), 5000) is None
 
 
 def test_an_empty_index_and_n_zero() -> None:
