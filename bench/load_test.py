@@ -5,7 +5,10 @@ while an ingest writes; and with `--two-apps`, the same against two app processe
 
 Copies the index (default: .rag-index, built from corpus/ if missing) to a temp folder, starts `python app.py`
 on a free 127.0.0.1 port, and reports for each phase errors (must be 0), latency p50/p95/p99 and throughput;
-`speedup` is the concurrent throughput over the single client's, measured in the same run. `--two-apps` ingests
+`speedup` is the concurrent throughput over the single client's, measured in the same run. Each phase also
+reports the CPU a request cost the app processes and this load generator (from /proc), and the concurrent phase
+the compute ceiling that implies: `ceiling_rps` = cores / CPU per request, `ceiling_speedup` = that over the lone
+client's throughput (what no scheduling can beat on this machine at that cost per request). `--two-apps` ingests
 corpus/ into a fresh `chroma run` server, starts two app.py processes on it (one index folder for the BM25 cache
 and Slack state), points the clients at both in turn, and runs an ingest into the server meanwhile.
 Only 127.0.0.1 is contacted; request counts are bounded.
@@ -50,8 +53,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def run_clients(urls: str | Sequence[str], clients: int, per_client: int) -> dict:
-    """`clients` threads, each asking `per_client` questions in turn (client n talks to urls[n % len(urls)])."""
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU time (user + system, all threads) the processes `pids` have used so far, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14 and 15 of stat(5))
+    return total
+
+
+def run_clients(urls: str | Sequence[str], clients: int, per_client: int, servers: Sequence[int] = ()) -> dict:
+    """`clients` threads, each asking `per_client` questions in turn (client n talks to urls[n % len(urls)]).
+
+    With `servers` (the app processes' pids), also the CPU each request cost the servers and this load generator,
+    and the share of the machine's cores both kept busy."""
     urls = [urls] if isinstance(urls, str) else list(urls)
     latencies: list[float] = []
     errors: list[str] = []
@@ -75,6 +91,7 @@ def run_clients(urls: str | Sequence[str], clients: int, per_client: int) -> dic
                     if problem:
                         errors.append(problem)
 
+    server_cpu, client_cpu = cpu_seconds(servers), time.process_time()
     started = time.perf_counter()
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for thread in threads:
@@ -82,6 +99,14 @@ def run_clients(urls: str | Sequence[str], clients: int, per_client: int) -> dic
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    server_cpu, client_cpu = cpu_seconds(servers) - server_cpu, time.process_time() - client_cpu
+    cpu = {}
+    if servers and latencies:
+        cpu = {
+            "server_cpu_ms_per_request": round(server_cpu * 1000 / len(latencies), 1),
+            "client_cpu_ms_per_request": round(client_cpu * 1000 / len(latencies), 1),
+            "cores_busy": round((server_cpu + client_cpu) / wall, 2),
+        }
     return {
         "requests": len(latencies),
         "errors": len(errors),
@@ -91,6 +116,7 @@ def run_clients(urls: str | Sequence[str], clients: int, per_client: int) -> dic
         "p99_ms": round(percentile(latencies, 99)),
         "throughput_rps": round(len(latencies) / wall, 2),
         "wall_s": round(wall, 1),
+        **cpu,
     }
 
 
@@ -105,12 +131,12 @@ def extra_documents(folder: Path, count: int = 40, prefix: str = "extra") -> Pat
 
 
 @contextmanager
-def app_process(env: dict[str, str], log: Path) -> Iterator[str]:
-    """`python app.py` on a free port with `env`; yields its URL once /api/health answers."""
+def app_process(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """`python app.py` on a free port with `env`; yields its URL and pid once /api/health answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with running([sys.executable, "app.py", "--port", str(port), "--log-level", "warning"], f"{url}/api/health", log, 180, env, REPO):
-        yield url
+    with running([sys.executable, "app.py", "--port", str(port), "--log-level", "warning"], f"{url}/api/health", log, 180, env, REPO) as process:
+        yield url, process.pid
 
 
 def start_ingest(folder: Path, env: dict[str, str]) -> subprocess.Popen:
@@ -125,17 +151,28 @@ def finish_ingest(process: subprocess.Popen, phase: dict) -> None:
     phase["ingest_summary"] = out.strip().splitlines()[-1] if out.strip() else err.strip()[-300:]
 
 
-def load_phases(urls: list[str], args: argparse.Namespace, ingest_env: dict[str, str], extra: Path) -> dict:
-    single = run_clients(urls[0], 1, args.single)
+def load_phases(apps: list[tuple[str, int]], args: argparse.Namespace, ingest_env: dict[str, str], extra: Path) -> dict:
+    urls, pids = [url for url, _ in apps], [pid for _, pid in apps]
+    single = run_clients(urls[0], 1, args.single, pids[:1])
     print("single client:", json.dumps(single), flush=True)
-    steady = run_clients(urls, args.clients, args.questions)
+    steady = run_clients(urls, args.clients, args.questions, pids)
     steady["speedup"] = round(steady["throughput_rps"] / single["throughput_rps"], 2)
+    steady.update(ceiling(steady, single))
     print(f"{args.clients} clients:", json.dumps(steady), flush=True)
     ingest = start_ingest(extra, ingest_env)
-    during = run_clients(urls, args.clients, args.questions)
+    during = run_clients(urls, args.clients, args.questions, pids)
     finish_ingest(ingest, during)
     print(f"{args.clients} clients during an ingest:", json.dumps(during), flush=True)
     return {"single": single, "steady": steady, "during_ingest": during}
+
+
+def ceiling(steady: dict, single: dict) -> dict:
+    """What the machine's cores allow: if every core did nothing but serve and load requests at the CPU cost each
+    request had under this load, `ceiling_rps` requests/s; over the lone client's throughput, the largest speedup
+    any scheduling could reach here (the lone client already keeps `single["cores_busy"]` cores busy)."""
+    per_request = steady["server_cpu_ms_per_request"] + steady["client_cpu_ms_per_request"]
+    rps = (os.cpu_count() or 1) * 1000 / per_request
+    return {"ceiling_rps": round(rps, 1), "ceiling_speedup": round(rps / single["throughput_rps"], 2)}
 
 
 def load_average() -> list[float]:
@@ -161,15 +198,15 @@ def main() -> int:
         index = tmp / "index"
         shutil.copytree(args.index_dir, index, ignore=shutil.ignore_patterns("ingest.lock", "models"))
         one = dict(env, RAG_INDEX_DIR=str(index))
-        with app_process(one, tmp / "app.log") as url:
-            report["one_app"] = load_phases([url], args, one, extra_documents(tmp / "extra"))
+        with app_process(one, tmp / "app.log") as app:
+            report["one_app"] = load_phases([app], args, one, extra_documents(tmp / "extra"))
         if args.two_apps:
             with ExitStack() as stack:
                 chroma_url = stack.enter_context(chroma_server(tmp / "chroma-data"))
                 shared = dict(env, RAG_INDEX_DIR=str(tmp / "shared-index"), RAG_CHROMA_URL=chroma_url)
                 subprocess.run([sys.executable, "-m", "ingest", "-q", "corpus/"], cwd=REPO, env=shared, check=True, capture_output=True)
-                urls = [stack.enter_context(app_process(shared, tmp / f"app-{n}.log")) for n in range(2)]
-                report["two_apps_one_chroma"] = load_phases(urls, args, shared, extra_documents(tmp / "extra-2", prefix="more"))
+                apps = [stack.enter_context(app_process(shared, tmp / f"app-{n}.log")) for n in range(2)]
+                report["two_apps_one_chroma"] = load_phases(apps, args, shared, extra_documents(tmp / "extra-2", prefix="more"))
     report["load_average_after"] = load_average()
     print(json.dumps(report))
     phases = [p for setup in report.values() if isinstance(setup, dict) for p in setup.values()]

@@ -26,8 +26,9 @@ def free_port() -> int:
 @contextmanager
 def running(
     command: Sequence[str], ready_url: str, log_path: Path, timeout: float = 60, env: Mapping[str, str] | None = None, cwd: Path | None = None
-) -> Iterator[None]:
-    """Run `command` until the with-block ends; enter once `ready_url` answers 200 (or fail with its log)."""
+) -> Iterator[subprocess.Popen]:
+    """Run `command` until the with-block ends; enter (with the process) once `ready_url` answers 200 (or fail
+    with its log)."""
     with open(log_path, "w") as log:
         process = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, env=None if env is None else dict(env), cwd=cwd)
         try:
@@ -43,7 +44,7 @@ def running(
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{' '.join(command[:3])} did not start within {timeout:.0f} s")
                 time.sleep(0.2)
-            yield
+            yield process
         finally:
             process.terminate()
             try:

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({**{k: v for k, v in report.__dict__.items()}, "ok": report.ok}, default=list))
     else:
+        if not args.quiet and report.chunks_added:
+            print(f"time: {report.stages()}")
         print(report.summary())
     return 0 if report.ok else 1
 

@@ -32,7 +32,7 @@ from rag.types import Chunk, Document
 from .chunk import chunk_document
 from .discover import discover, in_scope
 from .items import Item, content_hash, load_target, read_target, with_language
-from .write import delete, embed_chunks, reconcile, write
+from .write import STAGES, delete, embed_chunks, reconcile, write
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ class IngestReport:
     chunks_added: int = 0
     chunks_removed: int = 0
     seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))  # where `seconds` went
+
+    def spent(self, stage: str, started: float) -> None:
+        self.stage_seconds[stage] += time.perf_counter() - started
 
     @property
     def ok(self) -> bool:
@@ -59,6 +63,12 @@ class IngestReport:
             f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped, {len(self.failed)} failed; "
             f"chunks: +{self.chunks_added} -{self.chunks_removed}; {self.seconds:.1f}s"
         )
+
+    def stages(self) -> str:
+        """Where the time went, e.g. "embed_passages 36.6s (52%), ..." (largest first)."""
+        total = self.seconds or sum(self.stage_seconds.values()) or 1.0
+        spent = sorted(self.stage_seconds.items(), key=lambda kv: -kv[1])
+        return ", ".join(f"{name} {s:.1f}s ({100 * s / total:.0f}%)" for name, s in spent if s >= 0.05)
 
 
 def lock_index(settings: Settings, wait_seconds: float) -> FileLock:
@@ -136,6 +146,7 @@ class Indexer:
         for item in items:
             seen.add(item.source)
             bar.update(1)
+            started = time.perf_counter()
             try:
                 data = item.read()
                 digest = content_hash(data, self.settings)
@@ -153,6 +164,8 @@ class Indexer:
                 report.failed.append((item.source, f"unexpected {type(exc).__name__}: {exc}"))
                 log.exception("failed %s", item.source)
                 continue
+            finally:
+                report.spent("read", started)  # reading, hashing, loading and chunking
             pending.append((document, chunks))
             if sum(len(c) for _, c in pending) >= self.settings.ingest_batch_chunks:
                 self._commit(store, pending, stored, report)
@@ -163,6 +176,7 @@ class Indexer:
 
         # Old versions of updated files go only now, after every new chunk is in: a reader (which may hold an
         # older copy of the vectors) then sees each file's old or new version, never neither.
+        started = time.perf_counter()
         delete(store, self._superseded)
         failed = {name for name, _ in report.failed}
         for source, info in stored.items():
@@ -171,9 +185,12 @@ class Indexer:
                 delete(store, sorted(info.ids))
                 report.removed.append(source)
                 report.chunks_removed += len(info.ids)
+        report.spent("write", started)
         if report.added or report.updated or report.removed or rebuild or interrupted or not store.generation():
+            started = time.perf_counter()
             generation = store.bump_generation(writing=False)
             self._cache_lexical(store, generation)
+            report.spent("lexical", started)
 
     def _mark_changing(self, store: VectorStore) -> None:
         """Change the generation before the first write too (marking the index open until the run ends), so
@@ -194,8 +211,12 @@ class Indexer:
         each call costs ~20 ms however small, so writing file by file cost 15 % of an ingest). Crash safety is
         unchanged: side records go first, and a file counts as stored only when all of its chunks are."""
         batch = embed_chunks([c for _, chunks in pending for c in chunks], self.embedder, self.multilingual)
+        for stage, seconds in batch.seconds.items():
+            report.stage_seconds[stage] += seconds
+        started = time.perf_counter()
         self._mark_changing(store)
         write(store, batch)
+        report.spent("write", started)
         for document, chunks in pending:
             previous = stored.get(document.source)
             new_ids = {c.id for c in chunks}

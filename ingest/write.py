@@ -9,8 +9,9 @@ new vectors are missing; leftovers of an interrupted run are swept by `reconcile
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,10 +47,23 @@ class Embedded:
     sentence_ids: tuple[str, ...]
     sentence_meta: tuple[dict[str, object], ...]
     sentence_vectors: np.ndarray
+    seconds: Mapping[str, float] = field(default_factory=dict)  # time each model call took (see `STAGES`)
+
+
+# What an ingest spends its time on, as `IngestReport.seconds` names it.
+STAGES = ("read", "embed_passages", "embed_passages_multilingual", "embed_sentences_multilingual", "write", "lexical")
 
 
 def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, multilingual: Embedder) -> Embedded:
     """One model call per space for the whole batch; a sentence repeated in overlapping chunks is embedded once."""
+    seconds: dict[str, float] = {}
+
+    def timed(stage: str, model: Embedder, inputs: list[str]) -> np.ndarray:
+        started = time.perf_counter()
+        vectors = model.embed_documents(inputs) if inputs else np.zeros((0, 0), dtype=np.float32)
+        seconds[stage] = time.perf_counter() - started
+        return vectors
+
     texts = [embedding_text(c) for c in chunks]
     ids: list[str] = []
     meta: list[dict[str, object]] = []
@@ -60,17 +74,12 @@ def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, multilingual: Embe
             meta.append({**_facets(chunk), "start": chunk.start + a, "end": chunk.start + b})
             sentences.append(chunk.text[a:b])
     unique = list(dict.fromkeys(sentences))
-    unique_vectors = multilingual.embed_documents(unique)
+    unique_vectors = timed("embed_sentences_multilingual", multilingual, unique)
     row = {text: i for i, text in enumerate(unique)}
     sentence_vectors = unique_vectors[[row[s] for s in sentences]] if sentences else np.zeros((0, 0), dtype=np.float32)
-    return Embedded(
-        tuple(chunks),
-        embedder.embed_documents(texts) if texts else np.zeros((0, 0), dtype=np.float32),
-        multilingual.embed_documents(texts) if texts else np.zeros((0, 0), dtype=np.float32),
-        tuple(ids),
-        tuple(meta),
-        sentence_vectors,
-    )
+    dense = timed("embed_passages", embedder, texts)
+    multilingual_vectors = timed("embed_passages_multilingual", multilingual, texts)
+    return Embedded(tuple(chunks), dense, multilingual_vectors, tuple(ids), tuple(meta), sentence_vectors, seconds)
 
 
 def write(store: VectorStore, batch: Embedded) -> None:

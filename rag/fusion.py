@@ -53,11 +53,13 @@ def convex(
     scaled = {name: scale(lists[name], how, floors.get(name, 0.0)) for name in used}
     lows = {name: min(values.values(), default=0.0) for name, values in scaled.items()}
     ids = set().union(*(values.keys() for values in scaled.values())) if scaled else set()
+    fused = dict.fromkeys(ids, 0.0)
     cross = set(cross)
-    fused = {}
-    for i in ids:
-        w = cross_weights if i in cross else weights
-        fused[i] = sum(w.get(name, 0.0) * values.get(i, lows[name]) for name, values in scaled.items())
+    crossing = [i in cross for i in fused]
+    for name, values in scaled.items():  # list by list, as a sum over lists adds them (same floats, same order)
+        low, same, other = lows[name], weights.get(name, 0.0), cross_weights.get(name, 0.0)
+        for i, across in zip(fused, crossing):
+            fused[i] += (other if across else same) * values.get(i, low)
     return fused
 
 

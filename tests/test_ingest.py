@@ -12,6 +12,7 @@ import pytest
 
 from ingest import Indexer
 from ingest.load import load_bytes
+from ingest.write import STAGES
 from rag import Assistant, ConfigError, IndexBusy
 from rag.lexical import LexicalIndex
 from rag.store import VectorStore
@@ -56,6 +57,11 @@ def test_every_format_is_ingested_with_metadata_and_exact_offsets(tmp_path, make
     assert law.meta["language"] == "en"
     assert {c.page for c in chunks if c.source == "docs/report.pdf"} == {1, 2}
     assert Assistant(settings, embedder=embedder).stats() == {"documents": 5, "chunks": len(chunks)}
+    # Where the time went: every stage that ran took some, and the stages fit inside the whole run.
+    spent = report.stage_seconds
+    assert all(spent[stage] > 0 for stage in STAGES), spent
+    assert sum(spent.values()) <= report.seconds
+    assert report.stages().startswith(max(spent, key=spent.__getitem__))
 
 
 def test_re_ingest_is_idempotent_and_embeds_nothing(tmp_path, make_settings, embedder):
@@ -66,6 +72,7 @@ def test_re_ingest_is_idempotent_and_embeds_nothing(tmp_path, make_settings, emb
     counting = CountingEmbedder(embedder)
     report = Indexer(settings, counting).run([str(folder)])
     assert counting.embedded == 0
+    assert report.stage_seconds["read"] > 0 and not any(v for k, v in report.stage_seconds.items() if k.startswith("embed"))
     assert sorted(report.unchanged) == ["docs/ai-law.md", "docs/computers.md"] and not report.added and not report.updated
     assert ids_of(settings) == before
 

@@ -102,8 +102,8 @@ class EvidenceStep:
         probabilities = self.scorer.probabilities(rows) if self.scorer else np.zeros(len(spans), dtype=np.float32)
         support = self.scorer.support_probability(support_row(rows, probabilities)) if self.scorer and len(rows) else 0.0
         candidates = [
-            Candidate(passages[s.passage], s.start, s.end, s.text, float(p), tuple(float(x) for x in row))
-            for s, p, row in zip(spans, probabilities, rows)
+            Candidate(passages[s.passage], s.start, s.end, s.text, p, tuple(row))
+            for s, p, row in zip(spans, probabilities.tolist(), rows.tolist())
         ]
         candidates.sort(key=lambda c: (-c.probability, c.passage.rank, c.start))
         unknown = facts.unknown_names if facts.says_unknown else ()
