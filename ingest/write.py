@@ -50,7 +50,7 @@ class Embedded:
     seconds: Mapping[str, float] = field(default_factory=dict)  # time each model call took (see `STAGES`)
 
 
-# What an ingest spends its time on, as `IngestReport.seconds` names it.
+# What an ingest spends its time on, as `IngestReport.stage_seconds` names it.
 STAGES = ("read", "embed_passages", "embed_passages_multilingual", "embed_sentences_multilingual", "write", "lexical")
 
 

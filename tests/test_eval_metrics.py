@@ -159,3 +159,17 @@ def test_convex_replay_matches_the_product_retriever(embedder) -> None:  # type:
     assert all(p.dense_score == by_id.get(p.chunk.id) for p in passages)
     with pytest.raises(ValueError):
         Settings(fusion="max")
+
+
+def test_product_convex_weighs_passages_in_another_language_with_the_cross_weights() -> None:
+    from rag import fusion
+
+    lists = {"dense": {"a": 0.8, "b": 0.6}, "lexical": {"b": 10.0, "c": 5.0}}
+    same, across = {"dense": 0.5, "lexical": 0.5}, {"dense": 0.2, "lexical": 0.0}
+    plain = fusion.convex(lists, same)
+    # tmm: dense a=1, b=c=1.6/1.8 (c takes the list's lowest); lexical b=1, c=0.5, a=0.5 (the lowest)
+    assert plain == {"a": pytest.approx(0.75), "b": pytest.approx(0.5 * 1.6 / 1.8 + 0.5), "c": pytest.approx(0.5 * 1.6 / 1.8 + 0.25)}
+    mixed = fusion.convex(lists, same, cross_weights=across, cross=["b"])
+    assert mixed["a"] == plain["a"] and mixed["c"] == plain["c"]
+    assert mixed["b"] == pytest.approx(0.2 * 1.6 / 1.8)
+    assert fusion.ranked(mixed) == ["a", "c", "b"]
