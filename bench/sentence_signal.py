@@ -1,6 +1,7 @@
 """How well each model's question-sentence similarity tells answerable questions from the rest (a diagnostic).
 
     .venv/bin/python bench/sentence_signal.py [--questions eval/train-questions.jsonl] [--corpus corpus/]
+    .venv/bin/python bench/sentence_signal.py --cross-validate
 
 On the training questions only (eval/train-questions.jsonl, written for training; the dev set is never read),
 asked through the product against an index of corpus/ (bench/results/index-corpus, built if missing): for each
@@ -13,6 +14,12 @@ question language it prints
   questions without an answer there (the signal a refusal decision needs), and the same for the scorer's
   P(support), which is in-sample here (the scorer was trained on these questions) and so optimistic.
 Writes bench/results/sentence_signal.json.
+
+`--cross-validate` asks whether that signal helps the scorer: on the training runs of bench/train_scorer.py
+(bench/results/scorer_runs.pkl, which that script gathers), the English model's question-sentence cosine is
+added where question and passage are both English (the model's language), to the sentence model (the cosine
+and its gap to the best candidate) and to the support model (the best cosine, and the cosine of the most
+probable sentence); both scorers are then cross-validated exactly as train_scorer.py does, side by side.
 """
 
 from __future__ import annotations
@@ -38,11 +45,60 @@ def auc(positive: list[float], negative: list[float]) -> float:
     return float(np.mean((p > n) + 0.5 * (p == n)))
 
 
+def cross_validate() -> None:
+    """The train_scorer.py cross-validation with and without the English model's sentence similarity."""
+    import pickle
+
+    import bench.train_scorer as train
+    from rag.answering.extractive import RELATIVE_TO_BEST
+    from rag.answering.support import support_row
+    from rag.embedder import SentenceTransformerEmbedder
+    from rag.settings import Settings
+
+    runs = pickle.loads((results_dir() / "scorer_runs.pkl").read_bytes())
+    model = SentenceTransformerEmbedder(Settings())
+    texts, questions = sorted({t for r in runs for t in r.texts}), sorted({r.question for r in runs})
+    sentence_vectors = dict(zip(texts, model.embed_documents(texts)))
+    question_vectors = dict(zip(questions, model.embed_queries(questions)))
+
+    def english(run) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """Per candidate: the English model's cosine where question and passage are English, and its gap to the best."""
+        question_language = run.pair.split("-")[1 if run.pair.startswith("corpus") else 0]
+        if not run.texts:
+            return np.zeros((0, 2), dtype=np.float32)
+        applies = np.array([question_language == "en" and run.passages[p][2] == "en" for p, _, _ in run.context], dtype=np.float32)
+        sims = np.array([sentence_vectors[t] @ question_vectors[run.question] for t in run.texts], dtype=np.float32) * applies
+        return np.stack([sims, (sims - sims.max()) * applies], axis=1)
+
+    folds = train.fold_of_group(train.groups_of(runs), train.CV_FOLDS)
+    weights = np.array([train.CORPUS_WEIGHT if r.source == "corpus" else 1.0 for r in runs])
+    _, _, numeric = train.fit_answer_type(runs, folds)
+    base = [train.with_answer_type(r, p) for r, p in zip(runs, numeric)]
+    extra = [english(r) for r in runs]
+    lengths = [len(r) for r in base]
+    labels = np.concatenate([r.labels for r in runs]).astype(int)
+    answerable = np.array([r.answerable for r in runs]).astype(int)
+    for name, rows in (("the scorer's features", base), ("+ the English model's sentence similarity", [np.hstack(p) for p in zip(base, extra)])):
+        oof = train.out_of_fold(np.concatenate(rows), labels, np.repeat(weights, lengths), np.repeat(folds, lengths))
+        probs = np.split(oof, np.cumsum(lengths)[:-1])
+        support_rows = np.stack([support_row(r, p) for r, p in zip(base, probs)])
+        if rows is not base:
+            best = [[e[:, 0].max(), e[int(np.argmax(p)), 0]] if len(e) else [0.0, 0.0] for e, p in zip(extra, probs)]
+            support_rows = np.hstack([support_rows, np.asarray(best)])
+        support = train.out_of_fold(support_rows, answerable, weights, folds)
+        threshold = train.choose_threshold(runs, support)
+        print(f"\n{name} (threshold {threshold:.3f}):\n{train.table(train.figures(runs, probs, support, threshold, RELATIVE_TO_BEST))}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", default=str(REPO / "eval" / "train-questions.jsonl"))
     parser.add_argument("--corpus", default=str(REPO / "corpus"))
+    parser.add_argument("--cross-validate", action="store_true", help="the scorer with and without the signal (see above)")
     args = parser.parse_args()
+    if args.cross_validate:
+        cross_validate()
+        return 0
     from ingest import Indexer
     from rag.assistant import Assistant
     from rag.settings import Settings
