@@ -169,7 +169,8 @@ def load_phases(apps: list[tuple[str, int]], args: argparse.Namespace, ingest_en
 def ceiling(steady: dict, single: dict) -> dict:
     """What the machine's cores allow: if every core did nothing but serve and load requests at the CPU cost each
     request had under this load, `ceiling_rps` requests/s; over the lone client's throughput, the largest speedup
-    any scheduling could reach here (the lone client already keeps `single["cores_busy"]` cores busy)."""
+    any scheduling could reach here (the lone client already keeps `single["cores_busy"]` cores busy). With
+    `--two-apps` the chroma server's own CPU is not counted, so that ceiling is if anything too high."""
     per_request = steady["server_cpu_ms_per_request"] + steady["client_cpu_ms_per_request"]
     rps = (os.cpu_count() or 1) * 1000 / per_request
     return {"ceiling_rps": round(rps, 1), "ceiling_speedup": round(rps / single["throughput_rps"], 2)}
