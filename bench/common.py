@@ -54,6 +54,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def load_average() -> list[float]:
+    """The 1-, 5- and 15-minute load averages (the 2 cores are shared: figures are read beside them)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def machine() -> dict[str, Any]:
     import platform
 
@@ -62,7 +67,7 @@ def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             # The 2 cores are shared with other work: the 1-minute load average says how busy they were.
-            "load_average_1m": round(os.getloadavg()[0], 2)}
+            "load_average_1m": load_average()[0]}
 
 
 def save(name: str, data: dict[str, Any]) -> Path:

