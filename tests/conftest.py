@@ -10,7 +10,7 @@ import pytest
 from rag.settings import Settings, apply_process_defaults
 
 apply_process_defaults()  # the tests are an entry point: no downloads, no telemetry
-# One ONNX export of the model for every test index and every process the tests start (made on first use and
+# One ONNX export of each model for every test index and every process the tests start (made on first use and
 # kept between runs; tests of the export itself use their own folders).
 os.environ.setdefault("RAG_MODEL_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".test-cache" / "models"))
 
@@ -93,15 +93,17 @@ SMALL_CORPUS = {
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Export the model once before any test runs (not once per xdist worker, racing)."""
+    """Export the models once before any test runs (not once per xdist worker, racing)."""
     if hasattr(session.config, "workerinput"):
         return  # a worker: the controller has done it
+    from rag.e5_export import ensure_e5_export
     from rag.embedder import resolve_model_path
     from rag.onnx_export import ensure_exported
 
     settings = Settings()
     name, source = resolve_model_path(settings.embedding_model)
     ensure_exported(source, settings.model_cache, name, quantized=False)
+    ensure_e5_export(settings.model_cache)
 
 
 @pytest.fixture(scope="session")

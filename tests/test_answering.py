@@ -13,6 +13,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from ingest.load import load_bytes
 from rag import Assistant, ConfigError
 from rag.answering import EvidenceStep, SentenceScorer
+from rag.answering.answer_types import KINDS, kinds_of
 from rag.answering.features import FEATURES, anchor_share, names_in, profile, question_facts
 from rag.answering.scorer import DEFAULT_PATH
 from rag.answering.support import SUPPORT_FEATURES, support_row
@@ -69,11 +70,36 @@ def test_refusals_speak_the_askers_language(assistant, question, says):
     assert not answer.grounded and says in answer.text and not answer.citations
 
 
+def test_a_paraphrased_question_is_answered(assistant):
+    """"come into force" for a text that says "took effect"; "put his signature on" for "signed"."""
+    answer = assistant.ask("When did the AI law come into force?")
+    assert answer.grounded and "January 2026" in answer.text, answer.text
+    answer = assistant.ask("Who put his signature on the AI law?")
+    assert answer.grounded and "President Tokayev signed" in answer.text, answer.text
+
+
+def test_the_multilingual_models_vectors_are_the_same_at_ingest_and_at_question_time(assistant, small_index):
+    """The index was written with e5's passage vectors, and a question is embedded by the same model (query side)."""
+    from rag.e5_onnx import PASSAGE, QUERY
+
+    settings, _ = small_index
+    assert settings.multilingual_model == "e5" and assistant.multilingual.name == "multilingual-e5-small-int8"
+    evidence = assistant.evidence("When did the AI law take effect?")
+    chunk = evidence.passages[0].chunk
+    ids = [f"{chunk.id}:{i}" for i in range(int(chunk.meta["n_sentences"]))]
+    stored = assistant.store.sentences.sentences(ids)
+    texts = [evidence.passages[0].chunk.text[a - chunk.start : b - chunk.start] for a, b in zip(stored.starts, stored.ends)]
+    runner = assistant.multilingual.runner
+    assert np.allclose(stored.vectors, runner.encode(texts, PASSAGE), atol=1e-5)
+    query = assistant.encoder.encode("When did the AI law take effect?")
+    assert np.allclose(query.multilingual, runner.encode(["When did the AI law take effect?"], QUERY)[0], atol=1e-5)
+
+
 # --- the evidence step ---------------------------------------------------------------------------------------------
 def test_sentence_vectors_come_from_the_index_not_from_the_model(small_index, embedder):
-    from rag.multilingual import UniversalSentenceEncoder
+    from rag.multilingual import MultilingualE5
 
-    class Counting(UniversalSentenceEncoder):
+    class Counting(MultilingualE5):
         documents = 0
 
         def embed_documents(self, texts):  # type: ignore[no-untyped-def]
@@ -81,7 +107,7 @@ def test_sentence_vectors_come_from_the_index_not_from_the_model(small_index, em
             return super().embed_documents(texts)
 
     settings, _ = small_index
-    bot = Assistant(settings, embedder=embedder, multilingual=Counting())
+    bot = Assistant(settings, embedder=embedder, multilingual=Counting(settings.model_cache, 1))
     answer = bot.ask("When did the AI law take effect?")
     assert answer.grounded and Counting.documents == 0  # only the question was embedded
     assert answer.timings_ms["answer"] < 1000
@@ -102,10 +128,10 @@ def test_evidence_lists_every_sentence_with_exact_offsets_and_features(assistant
 
 def test_question_facts_find_names_numbers_and_what_the_corpus_lacks(assistant):
     lexical = assistant.retriever.lexical()
-    facts = question_facts("What is Uzbekistan's AI strategy for 2030?", "en", lexical.idf, lexical.knows, 0.5)
+    facts = question_facts("What is Uzbekistan's AI strategy for 2030?", "en", lexical.idf, lexical.knows, dict.fromkeys(KINDS, 0.5))
     assert "Uzbekistan" in facts.unknown_names and "2030" in facts.unknown_names
     assert facts.unknown > 0 and facts.unknown_anchor == 1.0
-    known = question_facts("What did Tokayev sign in 2025?", "en", lexical.idf, lexical.knows, 0.5)
+    known = question_facts("What did Tokayev sign in 2025?", "en", lexical.idf, lexical.knows, dict.fromkeys(KINDS, 0.5))
     assert known.unknown_names == () and known.names == ("Tokayev",)
     assert names_in("Wer leitet das neue KI-Ministerium in Astana?") == ["KI-Ministerium", "Astana"]
     assert anchor_share(known, profile("President Tokayev signed it on 17 November 2025.", "en")) == 1.0
@@ -120,8 +146,9 @@ def test_words_the_corpus_lacks_count_as_far_as_the_corpus_speaks_the_questions_
     lexical = assistant.retriever.lexical()
     assert lexical.share("en") == pytest.approx(1 - lexical.share("de")) and 0 < lexical.share("de") < 0.5
     assert lexical.share("") == 1.0
-    german = question_facts("Wann wurde das KI-Gesetz unterzeichnet?", "de", lexical.idf, lexical.knows, 0.5, lexical.share("de"))
-    alone = question_facts("Wann wurde das KI-Gesetz unterzeichnet?", "de", lexical.idf, lexical.knows, 0.5)
+    kinds = dict.fromkeys(KINDS, 0.5)
+    german = question_facts("Wann wurde das KI-Gesetz unterzeichnet?", "de", lexical.idf, lexical.knows, kinds, lexical.share("de"))
+    alone = question_facts("Wann wurde das KI-Gesetz unterzeichnet?", "de", lexical.idf, lexical.knows, kinds)
     assert german.unknown_names == alone.unknown_names == ("KI-Gesetz",)
     assert german.unknown == pytest.approx(alone.unknown * lexical.share("de")) and german.unknown < alone.unknown
     assert german.unknown_anchor == pytest.approx(lexical.share("de")) and not german.says_unknown and alone.says_unknown
@@ -132,11 +159,14 @@ def test_the_shipped_scorer_is_a_trained_calibrated_model():
     scorer = SentenceScorer.load()
     assert scorer.sentence.features == FEATURES and scorer.support.features == SUPPORT_FEATURES
     assert 0 < scorer.threshold < 1
-    assert scorer.answer_type is not None and scorer.answer_type.coef.size == 512  # the answer-type model is trained too
-    assert scorer.info.get("cross_validated")  # written by bench/train_scorer.py with its figures
+    assert set(scorer.answer_kinds) == set(KINDS) and all(m.coef.size == 384 for m in scorer.answer_kinds.values())
+    assert scorer.extension is not None and 0 < scorer.extension_threshold < 1
+    assert 0 < scorer.llm_threshold <= scorer.threshold  # an LLM, whose sentences are verified, may try more questions
+    assert scorer.info.get("cross_validated") and scorer.info.get("trade_off")  # written by bench/train_scorer.py
     p = scorer.probabilities(np.zeros((3, len(FEATURES)), dtype=np.float32))
     assert p.shape == (3,) and np.all((p > 0) & (p < 1))
-    assert 0 < scorer.p_numeric(np.ones(512) / np.sqrt(512)) < 1
+    kinds = scorer.kinds(np.ones(384) / np.sqrt(384))
+    assert set(kinds) == set(KINDS) and all(0 < v < 1 for v in kinds.values())
 
 
 def test_a_retrained_scorer_file_is_loaded_and_used(small_index, embedder, tmp_path):
@@ -234,3 +264,38 @@ def test_sentences_the_index_lacks_are_embedded_on_the_spot(assistant):
     stored = assistant.evidence("When did the AI law take effect?")
     assert [c.text for c in fresh.candidates] == [c.text for c in stored.candidates]
     assert [c.probability for c in fresh.candidates] == pytest.approx([c.probability for c in stored.candidates], abs=1e-4)
+
+
+# --- answer kinds and the neighbour of the best sentence -----------------------------------------------------------
+def test_answer_kinds_of_gold_answers_and_of_sentences():
+    from rag.answering.answer_types import sentence_kinds
+
+    assert {k for k, v in kinds_of("17 November 2025").items() if v} == {"number", "year", "day"}
+    assert {k for k, v in kinds_of("USD 5 billion").items() if v} == {"number", "amount"}
+    assert {k for k, v in kinds_of("Bektenov").items() if v} == {"name"}
+    question = "How many hospitals in the Akmola region took part in the pilot in 2025?"
+    held = sentence_kinds("The pilot ran in hospitals of the Akmola region in 2025.", profile("The pilot ran in hospitals of the Akmola region in 2025.", "en"), question, frozenset({"2025"}))
+    assert not held["number"] and not held["amount"]  # the asked-for count is missing: 2025 is the question's own
+    text = "Twelve hospitals, 40% of the region's, took part from 15 September 2025."
+    held = sentence_kinds(text, profile(text, "en"), question, frozenset({"2025"}))
+    assert held["number"] and held["amount"] and held["day"]
+
+
+def test_a_neighbour_the_extension_model_asks_for_is_quoted_with_the_best_sentence(small_index, embedder):
+    """The mechanism, with an extension model that always says yes: the sentence after the best one joins the answer."""
+    settings, _ = small_index
+    scorer = SentenceScorer.load()
+    always = type(scorer.extension)(scorer.extension.features, scorer.extension.mean, scorer.extension.scale, scorer.extension.coef * 0, 30.0)
+    from dataclasses import replace
+
+    bot = Assistant(settings, embedder=embedder, scorer=replace(scorer, extension=always, extension_threshold=0.5))
+    evidence = bot.evidence("When did the AI law take effect?")
+    best = evidence.best
+    assert best is not None and evidence.extensions
+    same = sorted((c for c in evidence.candidates if c.passage.chunk.id == best.passage.chunk.id), key=lambda c: c.start)
+    at = same.index(best)
+    assert set(evidence.extensions) <= set(same[max(at - 1, 0) : at + 2]) - {best}
+    answer = bot.ask("When did the AI law take effect?")
+    assert all(e.text in answer.text for e in evidence.extensions) and best.text in answer.text
+    never = Assistant(settings, embedder=embedder, scorer=replace(scorer, extension_threshold=1.01))
+    assert never.evidence("When did the AI law take effect?").extensions == ()

@@ -195,8 +195,11 @@ def test_bad_backend_name_is_a_settings_error(monkeypatch: pytest.MonkeyPatch) -
     assert Settings().embedding_backend == "onnx"
 
 
-def test_the_model_cache_defaults_to_the_index_folder(tmp_path: Path) -> None:
-    assert Settings(index_dir=tmp_path, model_cache_dir=None).model_cache == tmp_path / "models"
+def test_the_model_cache_defaults_to_the_users_cache_folder_not_the_index(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert Settings(index_dir=tmp_path, model_cache_dir=None).model_cache == tmp_path / "xdg" / "kz-ai-rag" / "models"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert Settings(index_dir=tmp_path, model_cache_dir=None).model_cache == Path.home() / ".cache" / "kz-ai-rag" / "models"
     assert Settings(index_dir=tmp_path, model_cache_dir=tmp_path / "elsewhere").model_cache == tmp_path / "elsewhere"
 
 

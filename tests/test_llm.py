@@ -232,6 +232,18 @@ def test_nothing_verified_falls_back_to_the_extractive_answer(scripted, small_in
     assert_well_cited(answer, corpus)
 
 
+def test_with_an_llm_the_evidence_step_holds_back_less_and_an_unverified_answer_below_the_quote_bar_is_declined(scripted):
+    bot = scripted("Lasagna needs pasta sheets, ragù and béchamel [1].")
+    scorer = bot.scorer
+    assert bot.evidence_step.threshold == scorer.llm_threshold <= scorer.threshold == bot.evidence_step.quote_threshold
+    bot.evidence_step.threshold = 0.0  # every question reaches the LLM
+    answer = bot.ask("What is the best recipe for lasagna?")
+    evidence = bot.evidence("What is the best recipe for lasagna?")
+    assert evidence.supported and not evidence.quotable
+    assert not answer.grounded and not answer.citations  # the LLM's sentence did not verify: no quotes either
+    assert any("could not be verified" in note for note in answer.notes)
+
+
 def test_weak_evidence_declines_without_calling_the_llm(scripted):
     bot = scripted()  # no replies: calling the model would raise
     answer = bot.ask("What is the best recipe for lasagna?")

@@ -23,7 +23,9 @@ from ..query import Query
 from ..spaces import StoredSentences, sentence_id
 from ..text import is_heading, sentence_spans, word_count
 from ..types import Passage
-from .features import Span, feature_rows, question_facts
+from .answer_types import KINDS
+from .extension import extension_row, neighbours
+from .features import FeatureInputs, Span, feature_rows, question_facts
 from .scorer import SentenceScorer
 from .support import support_row
 
@@ -63,6 +65,8 @@ class Evidence:
     support: float  # P(the passages answer the question)
     threshold: float
     unknown_names: tuple[str, ...] = ()  # names and numbers of the question the corpus never mentions
+    extensions: tuple[Candidate, ...] = ()  # neighbours of the best sentence that hold what it lacks (extension model)
+    quote_threshold: float | None = None  # the bar for a quoted answer when `threshold` is an LLM's lower one
 
     @property
     def best(self) -> Candidate | None:
@@ -73,32 +77,49 @@ class Evidence:
         """Whether the passages answer the question (P(support) reaches the calibrated threshold)."""
         return self.best is not None and self.support >= self.threshold
 
+    @property
+    def quotable(self) -> bool:
+        """Whether a quoted (extractive) answer may be given: the bar without an LLM, which an LLM's lower one
+        (`threshold`) leaves to the verifier; an LLM answer that does not verify falls back to quotes only then."""
+        bar = self.threshold if self.quote_threshold is None else self.quote_threshold
+        return self.best is not None and self.support >= bar
+
 
 class EvidenceStep:
     """Scores sentences with `scorer`; without one (while training it) every probability is 0."""
 
-    def __init__(self, scorer: SentenceScorer | None, multilingual: Embedder, threshold: float | None = None) -> None:
+    def __init__(self, scorer: SentenceScorer | None, multilingual: Embedder, threshold: float | None = None, llm: bool = False) -> None:
+        """`threshold` overrides the scorer file's; `llm`: an LLM writes the answers and its verifier judges them,
+        so the evidence step only holds back what the scorer file's `llm_threshold` declines."""
         self.scorer = scorer
         self._multilingual = multilingual
-        self.threshold = threshold if threshold is not None else (scorer.threshold if scorer else 1.0)
+        self.quote_threshold = threshold if threshold is not None else (scorer.threshold if scorer else 1.0)
+        self.threshold = self.quote_threshold if threshold is not None or not llm or scorer is None else scorer.llm_threshold
         self._cache: OrderedDict[str, list[tuple[int, int, np.ndarray]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def gather(self, question: str, query: Query, passages: Sequence[Passage], lexical: LexicalIndex, sentences: SentenceSource) -> Evidence:
-        spans = self._spans(passages, sentences)
-        p_numeric = self.scorer.p_numeric(query.multilingual) if self.scorer else 0.5
-        facts = question_facts(
-            query.text, query.language, lexical.idf, lexical.knows, p_numeric, lexical.share(query.language)
-        )
-        rows = feature_rows(
+        inputs = self.inputs(query, passages, lexical, sentences)
+        return self.decide(question, query, passages, inputs)
+
+    def inputs(self, query: Query, passages: Sequence[Passage], lexical: LexicalIndex, sentences: SentenceSource) -> FeatureInputs:
+        """What the scorer reads for this question and these passages (the training script keeps it whole)."""
+        kinds = self.scorer.kinds(query.multilingual) if self.scorer else dict.fromkeys(KINDS, 0.5)
+        facts = question_facts(query.text, query.language, lexical.idf, lexical.knows, kinds, lexical.share(query.language))
+        return FeatureInputs(
             facts,
-            query.multilingual,
-            spans,
-            [f"{p.chunk.title}\n{p.chunk.text}" for p in passages],
-            [str(p.chunk.meta.get("language") or "") for p in passages],
-            _passage_scores(passages),
+            np.asarray(query.multilingual, dtype=np.float32),
+            tuple(self._spans(passages, sentences)),
+            tuple(f"{p.chunk.title}\n{p.chunk.text}" for p in passages),
+            tuple(str(p.chunk.meta.get("language") or "") for p in passages),
+            tuple(_passage_scores(passages)),
             query.text,
         )
+
+    def decide(self, question: str, query: Query, passages: Sequence[Passage], inputs: FeatureInputs) -> Evidence:
+        """Score every candidate sentence and decide, once, whether the passages answer the question."""
+        rows = feature_rows(inputs)
+        spans = inputs.spans
         probabilities = self.scorer.probabilities(rows) if self.scorer else np.zeros(len(spans), dtype=np.float32)
         support = self.scorer.support_probability(support_row(rows, probabilities)) if self.scorer and len(rows) else 0.0
         candidates = [
@@ -106,8 +127,26 @@ class EvidenceStep:
             for s, p, row in zip(spans, probabilities.tolist(), rows.tolist())
         ]
         candidates.sort(key=lambda c: (-c.probability, c.passage.rank, c.start))
+        facts = inputs.facts
         unknown = facts.unknown_names if facts.says_unknown else ()
-        return Evidence(question, query.text, query.language, tuple(passages), tuple(candidates), support, self.threshold, unknown)
+        return Evidence(
+            question, query.text, query.language, tuple(passages), tuple(candidates), support, self.threshold, unknown,
+            self._extensions(candidates), self.quote_threshold,
+        )
+
+    def _extensions(self, candidates: Sequence[Candidate]) -> tuple[Candidate, ...]:
+        """The neighbours of the best sentence the extension model says carry the answer it lacks."""
+        scorer = self.scorer
+        if scorer is None or scorer.extension is None or not candidates:
+            return ()
+        best = candidates[0]
+        keys = [(c.passage.chunk.id, c.start) for c in candidates]
+        chosen = []
+        for i, after in neighbours(keys, 0):
+            row = extension_row(best.features, candidates[i].features, best.probability, candidates[i].probability, after)
+            if scorer.extension_probability(row) >= scorer.extension_threshold:
+                chosen.append(candidates[i])
+        return tuple(chosen)
 
     def _sentences(self, passages: Sequence[Passage], source: SentenceSource) -> dict[str, list[tuple[int, int, np.ndarray]]]:
         """Each passage chunk's sentences as (start, end, vector): from the cache, else the index, else (an

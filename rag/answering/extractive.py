@@ -24,15 +24,16 @@ def _similar(a: Candidate, b: Candidate) -> bool:
 
 
 def choose(evidence: Evidence, max_sentences: int) -> list[Candidate]:
-    """The sentences to quote, in a readable order (documents by their best sentence, then text order)."""
+    """The sentences to quote, in a readable order (documents by their best sentence, then text order): the best
+    one, the neighbours it needs (`Evidence.extensions`), and others nearly as probable."""
     if not evidence.supported or evidence.best is None:
         return []
     floor = evidence.best.probability * RELATIVE_TO_BEST
-    chosen: list[Candidate] = []
-    for candidate in evidence.candidates:
+    chosen: list[Candidate] = [evidence.best, *evidence.extensions]
+    for candidate in evidence.candidates[1:]:
         if len(chosen) >= max_sentences or candidate.probability < floor:
             break
-        if not any(_similar(candidate, c) for c in chosen):
+        if candidate not in chosen and not any(_similar(candidate, c) for c in chosen):
             chosen.append(candidate)
     doc_rank: dict[str, int] = {}
     for c in chosen:

@@ -15,7 +15,7 @@ from ..settings import Settings
 from ..types import Answer, Turn
 from .evidence import Evidence
 from .extractive import ExtractiveGenerator
-from .generator import final_answer
+from .generator import decline, final_answer
 from .prompts import answer_messages, rewrite_messages, usable_rewrite
 from .verify import Verifier
 
@@ -100,7 +100,8 @@ class LLMGenerator:
         except Exception as exc:  # noqa: BLE001 - an LLM failure must never reach the user as an error
             log.warning("LLM answer failed: %s: %s", type(exc).__name__, _backends().redact(str(exc), self._settings)[:300])
             timings["generate"] = (time.perf_counter() - t0) * 1000
-            yield replace(extractive, notes=(_backends().failure_note(exc, self._settings),), timings_ms=timings)
+            fallback = extractive if evidence.quotable else decline(evidence)
+            yield replace(fallback, notes=(_backends().failure_note(exc, self._settings),), timings_ms=timings)
             return
         timings["generate"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
@@ -108,8 +109,14 @@ class LLMGenerator:
         timings["verify"] = (time.perf_counter() - t0) * 1000
         log.debug("LLM draft %r -> %r (dropped %d)", draft[:300], verified.text[:300], len(verified.dropped))
         if not verified.citations:
-            notes.append("the LLM's answer could not be verified against the passages; showing the extractive answer")
-            yield replace(extractive, dropped=verified.dropped + verified.flagged, notes=tuple(notes), timings_ms=timings)
+            # Below the bar for quotes, the LLM was the judge: an answer it could not support is a refusal.
+            if evidence.quotable:
+                notes.append("the LLM's answer could not be verified against the passages; showing the extractive answer")
+                fallback = extractive
+            else:
+                notes.append("the LLM's answer could not be verified against the passages")
+                fallback = decline(evidence)
+            yield replace(fallback, dropped=verified.dropped + verified.flagged, notes=tuple(notes), timings_ms=timings)
             return
         if verified.dropped:
             n = len(verified.dropped)

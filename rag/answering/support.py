@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .answer_types import KINDS
 from .features import FEATURES
 
 SUPPORT_FEATURES = (
@@ -36,14 +37,23 @@ SUPPORT_FEATURES = (
     "cross_best",
     "cross_top_sim",
     "cross_sim_over_median",
-    "best_numeric_match",
-    "best_numeric_miss",
+    "best_kind_match",
+    "best_kind_miss",
+    "top3_kind_miss",
+    *(f"best_{k}_miss" for k in KINDS),
 )
 # As for sentences: signals of one language count only when the best sentence is in the question's language.
 _SAME = ("top_dense", "dense_over_mean", "top_coverage", "top_coverage_passage", "top_lexical_raw", "unknown", "unknown_anchor", "top_grams", "top_anchors_passage")
-_ACROSS = ("top_dense", "unknown", "unknown_anchor", "top_grams", "top_anchors_passage", "top_multilingual")
+_ACROSS = ("top_dense", "top_grams", "top_anchors_passage", "top_multilingual")
 SUPPORT_FEATURES = (*SUPPORT_FEATURES, *(f"same_{n}" for n in _SAME), *(f"across_{n}" for n in _ACROSS))
 _F = {name: i for i, name in enumerate(FEATURES)}
+# As for sentences (features.SIGNS): the direction each question-level signal can only push P(answerable).
+SUPPORT_SIGNS = {
+    **dict.fromkeys(("best", "best_sim", "top_sim", "sim_over_median", "sim_over_second", "best_kind_match"), 1),
+    **dict.fromkeys(("top_coverage", "top_coverage_passage", "top_grams", "top_anchors", "top_anchors_passage"), 1),
+    **dict.fromkeys(("top_dense", "dense_over_mean", "top_multilingual", "multilingual_over_mean", "top_lexical_raw"), 1),
+    **dict.fromkeys(("unknown", "unknown_anchor", "best_kind_miss", "top3_kind_miss", *(f"best_{k}_miss" for k in KINDS)), -1),
+}
 
 
 def support_row(rows: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
@@ -83,8 +93,10 @@ def support_row(rows: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
         cross * best,
         cross * top_sim,
         cross * over_median,
-        float(rows[b, _F["numeric_match"]]),
-        float(rows[b, _F["numeric_miss"]]),
+        float(rows[b, _F["kind_match"]]),
+        float(rows[b, _F["kind_miss"]]),
+        float(rows[order[:3], _F["kind_miss"]].min()),
+        *(float(rows[b, _F[f"{k}_miss"]]) for k in KINDS),
     ]
     named = dict(zip(SUPPORT_FEATURES, values))
     values += [named[n] * (1 - cross) for n in _SAME] + [named[n] * cross for n in _ACROSS]
