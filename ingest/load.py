@@ -15,6 +15,8 @@ from rag.text import HEADING_TITLE
 from rag.types import Document, Source
 
 from .frontmatter import split_front_matter
+from .pdf import read_pdf
+from .tables import dedupe_merged, markdown_table
 
 log = logging.getLogger(__name__)
 
@@ -103,37 +105,14 @@ def load_html(path: Path, source: str, data: bytes, url: str | None = None) -> D
 
 
 def load_pdf(path: Path, source: str, data: bytes) -> Document:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise IngestError("the PDF is encrypted with a password: decrypt it first (e.g. `qpdf --decrypt`)")
-        parts: list[str] = []
-        pages: list[tuple[int, int]] = []
-        offset = 0
-        for number, page in enumerate(reader.pages, 1):
-            text = (page.extract_text() or "").strip()
-            if not text:
-                continue
-            if parts:
-                offset += 2  # the "\n\n" joining pages
-            pages.append((offset, number))
-            parts.append(text)
-            offset += len(text)
-        info = reader.metadata or {}
-        title = str(info.get("/Title") or "").strip()
-    except IngestError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, NotImplementedError) as exc:
-        raise IngestError(f"the PDF is damaged or unreadable ({type(exc).__name__}: {exc})") from exc
-    if not parts:
-        raise IngestError("the PDF has no extractable text (a scanned PDF needs OCR first)")
-    meta = {"title": title} if title else {}
-    return _document(source, "\n\n".join(parts), meta, _title_from_name(path), pages=tuple(pages), kind="pdf")
+    """Text layer, ruled tables as Markdown and OCR for scanned pages (`ingest.pdf`), with page marks."""
+    read = read_pdf(data, source)
+    meta: dict[str, Any] = {"title": read.title} if read.title else {}
+    if read.ocr_pages:
+        meta["ocr_pages"] = ",".join(map(str, read.ocr_pages))
+    if read.unread_pages:
+        meta["unread_pages"] = ",".join(map(str, read.unread_pages))
+    return _document(source, read.text, meta, _title_from_name(path), pages=read.pages, kind="pdf")
 
 
 def _check_zip(data: bytes) -> None:
@@ -159,26 +138,36 @@ def load_docx(path: Path, source: str, data: bytes) -> Document:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise IngestError(f"not a readable DOCX ({type(exc).__name__})") from exc
+    from docx.table import Table
+
     paragraphs: list[str] = []
     heading = ""
-    for paragraph in document.paragraphs:
-        text = paragraph.text.strip()
+    for block in document.iter_inner_content():  # paragraphs and tables in the order the document has them
+        if isinstance(block, Table):
+            paragraphs.append(_docx_table(block))
+            continue
+        text = block.text.strip()
         if not text:
             continue
-        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        style = (block.style.name if block.style is not None else "") or ""
         if not heading and (style.startswith("Heading") or style == "Title"):
             heading = text
         paragraphs.append(text)
-    for table in document.tables:
-        for row in table.rows:
-            cells = [c.text.strip() for c in row.cells if c.text.strip()]
-            if cells:
-                paragraphs.append(" | ".join(cells))
+    paragraphs = [p for p in paragraphs if p]
     meta: dict[str, Any] = {}
     title = (document.core_properties.title or heading or "").strip()
     if title:
         meta["title"] = title
     return _document(source, "\n\n".join(paragraphs), meta, _title_from_name(path), kind="docx")
+
+
+def _docx_table(table: Any) -> str:
+    """A DOCX table in Markdown; a one-column or one-row table as its cells' lines (a framed note, a list)."""
+    rows = [[cell.text for cell in dedupe_merged(row.cells)] for row in table.rows]
+    markdown = markdown_table(rows)
+    if markdown:
+        return markdown
+    return "\n".join(" | ".join(c.strip() for c in row if c.strip()) for row in rows if any(c.strip() for c in row))
 
 
 def _title_from_name(path: Path) -> str:

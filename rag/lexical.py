@@ -20,8 +20,22 @@ from .text import TOKENIZER_VERSION, lexical_tokens
 log = logging.getLogger(__name__)
 
 
-def lexical_text(title: str, text: str) -> str:
-    return f"{title}\n{text}" if title else text
+def lexical_text(title: str, text: str, context: str = "") -> str:
+    """What BM25 indexes for a chunk: its title, the context it carries (a table's header row), its text."""
+    return "\n".join(part for part in (title, context, text) if part)
+
+
+def _context(meta: Mapping[str, Any]) -> str:
+    """The table header a chunk inside a table's body carries (`ingest.chunk`), stored as a chunk's extra meta."""
+    if meta.get("table_header"):
+        return str(meta["table_header"])
+    extra = meta.get("extra_json")
+    if isinstance(extra, str) and "table_header" in extra:
+        try:
+            return str(json.loads(extra).get("table_header") or "")
+        except ValueError:
+            return ""
+    return ""
 
 
 class LexicalIndex:
@@ -55,7 +69,8 @@ class LexicalIndex:
         for chunk_id, text, meta in records:
             ids.append(chunk_id)
             language = str(meta.get("language") or "")
-            corpus.append(lexical_tokens(lexical_text(str(meta.get("title", "")), text), language) or ["\u2205"])
+            indexed = lexical_text(str(meta.get("title", "")), text, _context(meta))
+            corpus.append(lexical_tokens(indexed, language) or ["\u2205"])
             facets.append({k: str(meta[k]) for k in ("source", "language") if k in meta})
         if not ids:
             return cls([], None, [])

@@ -1,6 +1,7 @@
 """The assembly: every front end mounted on one FastAPI app, the one module that imports them all.
 
-REST API under `/api` and its docs at `/docs` (rag.web), OpenAI-compatible chat under `/v1` (rag.web), MCP over
+REST API under `/api` (documents too: list, upload, delete, with the ingester the entry point gives) and its docs
+at `/docs` (rag.web), OpenAI-compatible chat under `/v1` (rag.web), MCP over
 streamable HTTP at `/mcp` (rag.mcp), the Slack routes when configured (rag.slack), and the chat page at `/`
 (rag.web), mounted last because it catches every path not routed before it.
 
@@ -13,24 +14,29 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fastapi import FastAPI
 
 from .assistant import Assistant
+from .catalog import Catalog
 from .embedder import use_serving_threads
 from .errors import RagError
 from .feedback import FeedbackStore, feedback_path
 from .mcp.http import mount_mcp
 from .settings import Settings, apply_process_defaults
 from .slack.http import mount_slack
+from .upload_jobs import Uploads, uploads_folder
+from .uploads import Ingester
 from .web import api_errors, openai_api
 from .web.admission import AdmissionLimit
 from .web.api import build_router
 from .web.api_errors import install_error_handlers
 from .web.body_limit import MAX_BODY_BYTES, BodyLimit
 from .web.docs import mount_docs
+from .web.documents_api import UPLOAD_PATH, build_documents_router
 from .web.methods import answer_unrouted
+from .web.upload_limit import BodyLimitExcept, upload_limit_bytes, upload_too_large
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +52,19 @@ The chat page is at [`/`](/).
 
 
 def create_app(
-    settings: Settings, assistant: Assistant | None = None, *, max_body_bytes: int = MAX_BODY_BYTES, chat: bool = True
+    settings: Settings,
+    assistant: Assistant | None = None,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    chat: bool = True,
+    ingester: Ingester | None = None,
 ) -> FastAPI:
-    """The whole web app. The engine opens its index lazily: a missing index answers 503, it does not fail here."""
+    """The whole web app. The engine opens its index lazily: a missing index answers 503, it does not fail here.
+    `ingester` (ingest.uploads.FileIngester; `python app.py` gives one) turns on uploading and deleting documents."""
     assistant = assistant or Assistant(settings)
     feedback = FeedbackStore(feedback_path(settings.index_dir))
+    catalog = Catalog(lambda: assistant.store, uploads_folder(settings))
+    uploads = Uploads(settings, ingester, catalog)
 
     api = FastAPI(
         title="Kazakhstan AI Strategy Q&A",
@@ -62,11 +76,16 @@ def create_app(
     )
     mount_docs(api)  # /docs: Swagger UI with its own assets, no CDN (rag/web/docs.py)
     install_error_handlers(api)
-    api.add_middleware(BodyLimit, limit=max_body_bytes, prefixes=("/api/",))
+    api.add_middleware(BodyLimitExcept, limit=max_body_bytes, prefixes=("/api/",), exempt=(UPLOAD_PATH,))
+    api.add_middleware(
+        BodyLimit, limit=upload_limit_bytes(settings), prefixes=(UPLOAD_PATH,), too_large=upload_too_large(settings)
+    )
     api.include_router(build_router(assistant, settings, feedback))
+    api.include_router(build_documents_router(catalog, uploads, settings))
     api.state.assistant = assistant
     api.state.settings = settings
     api.state.feedback = feedback
+    api.state.uploads = uploads
     openai_api.mount_openai(api, assistant, settings)  # /v1: OpenAI-compatible chat (rag/web/openai_api.py)
     mount_mcp(api, assistant, settings)  # /mcp: the MCP server over streamable HTTP (rag/mcp/http.py)
 
@@ -82,7 +101,7 @@ def create_app(
             mount_chat,
         )
 
-        api = mount_chat(api, build_chat(assistant, settings, feedback), path="/")
+        api = mount_chat(api, build_chat(assistant, settings, feedback, uploads), path="/")
     return api
 
 
@@ -94,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, ingester: Callable[[Settings, Assistant], Ingester] | None = None) -> int:
+    """Serve the app; `ingester(settings, assistant)` builds the ingester that turns uploads on (app.py gives it)."""
     args = build_parser().parse_args(argv)
     apply_process_defaults()
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
@@ -117,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    app = create_app(settings, assistant)
+    app = create_app(settings, assistant, ingester=ingester(settings, assistant) if ingester else None)
 
     import uvicorn
 

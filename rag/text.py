@@ -1,8 +1,8 @@
 """Text primitives shared by ingest, answering and the front ends: sentence spans, word counts, lexical tokens,
 and the one home of the patterns and word lists they share (headings, citation markers, names, months, stop words).
 
-Lexical tokens are stemmed in the text's own language (Snowball) when it is known, English otherwise; stop
-words of English, German and Russian are dropped in any text.
+Lexical tokens are stemmed in the text's own language (Snowball; Kazakh by its noun endings) when it is known,
+English otherwise; stop words of English, German and Russian are dropped in any text.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ _BOUNDARY = re.compile(r"[.!?…]+[\"'»”’)\]]*\s+(?=[\"'«“„‘(\[]?[A-
 HEADING_LINE = re.compile(r"^[ \t]*#{1,6}[ \t]+[^\n]*$", re.MULTILINE)
 HEADING_MARK = re.compile(r"(?m)^[ \t]*#{1,6}[ \t]+")
 HEADING_TITLE = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+# Markdown tables (loaders write PDF and DOCX tables so): each row is a line starting with "|", and is a
+# sentence of its own, quotable like any statement; the line under the header row is the separator.
+TABLE_ROW = re.compile(r"^[ \t]*\|[^\n]*$", re.MULTILINE)
+TABLE_SEPARATOR = re.compile(r"^[ \t]*\|(?:[ \t]*:?-{3,}:?[ \t]*\|)+[ \t]*$")
 # A citation marker in an answer's text: "[n]" refers to citations[n-1].
 CITATION_MARKER = re.compile(r"\[(\d{1,3})\]")
 # Names: a capitalised word (question and passage features) and, for checking an LLM's sentences, any
@@ -50,7 +54,7 @@ AMOUNT_WORDS = (
 _AFTER_ORDINAL = MONTHS | {"jahrhundert"}  # "11. August", "19. Jahrhundert": the period is not a sentence end
 _WORD = re.compile(r"\w+", re.UNICODE)
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # 1,600  4,8  2025  17.11.2025
-TOKENIZER_VERSION = "4"  # part of the BM25 cache key: bump when lexical_tokens changes
+TOKENIZER_VERSION = "5"  # part of the BM25 cache key: bump when lexical_tokens changes (5: Kazakh endings)
 # bm25s' lists lack many function words that questions are made of ("did", "get", "wann", "laut").
 _EXTRA_STOPWORDS = frozenset(
     ["did", "does", "do", "done", "doing", "got", "get", "gets", "getting", "went", "go", "goes", "going", "you", "your", "yours", "me", "my", "we", "our", "us", "i", "its", "it's", "look", "looks", "tell", "told", "say", "said", "says", "know", "make", "made", "much", "many", "also", "would", "could", "should", "may", "might", "must", "wann", "laut", "groß", "viel", "viele", "wie", "welche", "welcher", "welches", "welchen", "gibt", "gab", "hat", "hatte", "sein", "seine", "ihre", "ihr",
@@ -62,6 +66,38 @@ _STEMMERS = {
     "en": "english", "de": "german", "ru": "russian", "fr": "french", "es": "spanish", "it": "italian", "pt": "portuguese",
     "nl": "dutch", "sv": "swedish", "da": "danish", "no": "norwegian", "fi": "finnish", "tr": "turkish", "pl": "polish",
 }
+# Kazakh has no Snowball stemmer. Kazakh is agglutinative: a root takes plural, possessive and case endings in
+# that order (ауыл-дар-ы-нда "in their villages"), each in variants by vowel harmony and the sound before it. The
+# stemmer strips the longest ending it knows, up to three times, keeping at least three letters, then undoes the
+# voicing of a root's last consonant before a vowel ending (министрлігі -> министрліг -> министрлік). Nouns'
+# endings only: verbs keep their tense endings (rarely what a question and a passage share anyway).
+_KAZAKH_ENDING_GROUPS = {
+    "plural": ["лар", "лер", "дар", "дер", "тар", "тер"],
+    "possessive": ["ымыз", "іміз", "мыз", "міз", "ыңыз", "іңіз", "ңыз", "ңіз", "ым", "ім", "ың", "ің", "сы", "сі", "ы", "і"],
+    "genitive": ["ның", "нің", "дың", "дің", "тың", "тің"],
+    "accusative": ["сын", "сін", "ны", "ні", "ды", "ді", "ты", "ті"],
+    "dative": ["ға", "ге", "қа", "ке", "на", "не"],
+    "locative": ["нда", "нде", "да", "де", "та", "те"],
+    "ablative": ["дан", "ден", "тан", "тен", "нан", "нен"],
+    "instrumental, equative": ["мен", "бен", "пен", "ша", "ше"],
+    # "which is in": елдегі. Not -ғы/-гі (жылғы): it would take министрлігі's г, which is the root's к.
+    "locative adjective": ["дағы", "дегі", "тағы", "тегі", "ндағы", "ндегі"],
+}
+KAZAKH_ENDINGS = tuple(sorted((e for group in _KAZAKH_ENDING_GROUPS.values() for e in group), key=len, reverse=True))
+_KAZAKH_VOICED = str.maketrans("гғб", "кқп")
+
+
+def kazakh_stem(word: str) -> str:
+    """A Kazakh word without its noun endings (see `KAZAKH_ENDINGS`); words with digits stay as they are."""
+    if any(c.isdigit() for c in word):
+        return word
+    stem = word
+    for _ in range(3):
+        ending = next((e for e in KAZAKH_ENDINGS if stem.endswith(e) and len(stem) - len(e) >= 3), "")
+        if not ending:
+            break
+        stem = stem[: -len(ending)]
+    return stem[:-1] + stem[-1].translate(_KAZAKH_VOICED) if stem != word else stem
 
 
 def digits(token: str) -> str:
@@ -78,7 +114,7 @@ def _blocks(text: str) -> list[tuple[int, int]]:
     cuts = {0, len(text)}
     for m in re.finditer(r"\n[ \t]*\n+", text):
         cuts.update((m.start(), m.end()))
-    for m in re.finditer(r"\n(?=[ \t]*(?:#{1,6}\s|[-*•]\s|\d{1,3}[.)]\s))", text):
+    for m in re.finditer(r"\n(?=[ \t]*(?:#{1,6}\s|[-*•]\s|\d{1,3}[.)]\s|\|))", text):
         cuts.add(m.start())
     for m in HEADING_LINE.finditer(text):
         cuts.update((m.start(), m.end()))
@@ -134,6 +170,8 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
 def is_heading(sentence: str) -> bool:
     """A heading or label line rather than a sentence (no verb-ending punctuation, starts with #, very short)."""
     s = sentence.strip()
+    if s.startswith("|"):
+        return False  # a table row states something (its cells), however short
     return s.startswith("#") or (len(s.split()) <= 12 and not s.endswith((".", "!", "?", "…", ":", '"', "»", "”")))
 
 
@@ -146,6 +184,8 @@ def lexical_tokens(text: str, language: str = "") -> list[str]:
     """Lower-cased, NFKC-normalised, stop-word-free tokens for BM25, stemmed in `language` (default English)."""
     folded = unicodedata.normalize("NFKC", text).lower()
     words = [w for w in _WORD.findall(folded) if (len(w) > 1 or w.isdigit()) and w not in STOPWORDS]
+    if language == "kk":
+        return [kazakh_stem(w) for w in words]
     return _stemmer(_STEMMERS.get(language, "english")).stemWords(words)
 
 

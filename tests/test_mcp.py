@@ -136,7 +136,7 @@ def session(request) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
 def test_tools_are_listed_with_input_schemas(session: dict[str, Any]) -> None:
     tools = session["tools"]
-    assert set(tools) == {"ask", "search", "get_passage"}
+    assert set(tools) == {"ask", "search", "get_passage", "list_documents"}
     assert tools["ask"].input_schema["required"] == ["question"]
     assert set(tools["ask"].input_schema["properties"]) == {"question", "history"}
     assert set(tools["search"].input_schema["properties"]) == {"query", "k", "filters"}
@@ -251,7 +251,7 @@ def test_with_an_api_key_mcp_needs_the_bearer_key(keyed_url: str) -> None:
             return names, await client.call_tool("search", {"query": "AI law", "k": 1})
 
     names, found = anyio.run(main)
-    assert names == {"ask", "search", "get_passage"}
+    assert names == {"ask", "search", "get_passage", "list_documents"}
     assert not found.is_error and len(found.structured_content["passages"]) == 1
 
 

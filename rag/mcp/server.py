@@ -1,4 +1,5 @@
-"""The MCP server: the engine's `ask`, `search` and `get_passage` tools, and the corpus' documents as resources.
+"""The MCP server: the engine's `ask`, `search`, `get_passage` and `list_documents` tools, and the corpus'
+documents as resources.
 
 build_server(assistant, settings)   -> the server, served over stdio (`python -m rag.mcp`) or HTTP (`rag.mcp.http`)
 
@@ -23,11 +24,14 @@ from typing_extensions import TypedDict
 
 from ..answering.messages import spoken
 from ..assistant import Assistant
+from ..catalog import Catalog
 from ..conversation import as_turns
 from ..errors import EmptyIndex, RagError
 from ..settings import Settings
 from ..types import Answer, Passage, passage_to_dict
+from ..upload_jobs import uploads_folder
 from .documents import DOC_SCHEME, MAX_CONTEXT, CorpusDocuments, DocumentError, DocumentInfo, source_of
+from .listing import register_list_documents
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ citations.
   at start:end of its source. grounded=false means the documents do not answer it: say so, do not guess.
 - `search` returns the ranked passages for a query, with their source and offsets.
 - `get_passage` returns a document's text around start:end (to read the context of a citation).
+- `list_documents` lists the indexed documents (source, title, language, date, passages).
 - Each document is also a resource, doc://<source>."""
 _READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 _T = TypeVar("_T")
@@ -278,4 +283,5 @@ def build_server(assistant: Assistant, settings: Settings, *, warm_up: bool = Fa
             "span_start": window.span_start, "span_end": window.span_end, "span": window.span,
         }
 
+    register_list_documents(server, Catalog(lambda: assistant.store, uploads_folder(settings)))
     return server

@@ -21,7 +21,9 @@ from ..errors import EmptyIndex, InvalidQuestion, RagError
 from ..feedback import Feedback, FeedbackStore
 from ..settings import Settings
 from ..types import Answer
+from ..upload_jobs import Uploads
 from . import render
+from .documents_view import build_documents_view
 
 log = logging.getLogger(__name__)
 
@@ -169,54 +171,60 @@ def _footer(settings: Settings) -> str:
     return "Answers written by a language model; every sentence is checked against the passage it cites."
 
 
-def build_chat(assistant: Assistant, settings: Settings, feedback: FeedbackStore) -> gr.Blocks:
-    """The chat page (mount it with `mount_chat`, which adds its CSS, script and theme)."""
+def build_chat(assistant: Assistant, settings: Settings, feedback: FeedbackStore, uploads: Uploads | None = None) -> gr.Blocks:
+    """The chat page (mount it with `mount_chat`, which adds its CSS, script and theme); with `uploads`, a
+    Documents tab beside the chat."""
     handlers = ChatHandlers(assistant, settings, feedback)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         state = gr.State(new_state())
         gr.HTML(_header(assistant), js_on_load=None)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=7, min_width=420):
-                chatbot = gr.Chatbot(
-                    elem_id="kz-chat",
-                    show_label=False,
-                    height=520,
-                    layout="bubble",
-                    buttons=["copy"],
-                    latex_delimiters=[],
-                    allow_tags=False,
-                    sanitize_html=True,
-                    feedback_options=("Like", "Dislike"),
-                    placeholder=(
-                        "<div style='text-align:center;color:#6b7280'><div style='font-size:2rem'>☀</div>"
-                        "<strong>Ask about Kazakhstan's national AI strategy</strong><br>"
-                        "laws, programmes, supercomputers, people and dates — answered from the documents.</div>"
-                    ),
+        with gr.Tabs(elem_id="kz-tabs"):
+            with gr.Tab("Chat", elem_id="kz-chat-tab"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=7, min_width=420):
+                        chatbot = gr.Chatbot(
+                            elem_id="kz-chat",
+                            show_label=False,
+                            height=520,
+                            layout="bubble",
+                            buttons=["copy"],
+                            latex_delimiters=[],
+                            allow_tags=False,
+                            sanitize_html=True,
+                            feedback_options=("Like", "Dislike"),
+                            placeholder=(
+                                "<div style='text-align:center;color:#6b7280'><div style='font-size:2rem'>☀</div>"
+                                "<strong>Ask about Kazakhstan's national AI strategy</strong><br>"
+                                "laws, programmes, supercomputers, people and dates — answered from the documents.</div>"
+                            ),
+                        )
+                        with gr.Row(equal_height=True, elem_id="kz-ask-row"):
+                            question = gr.Textbox(
+                                elem_id="kz-question",
+                                placeholder="Ask a question, e.g. When was the AI law signed?",
+                                show_label=False,
+                                lines=1,
+                                max_lines=6,
+                                scale=1,
+                                autofocus=True,
+                                submit_btn=False,
+                                container=False,
+                            )
+                            send = gr.Button("Ask", variant="primary", scale=0, min_width=96, elem_id="kz-send")
+                            clear = gr.Button("New chat", variant="secondary", scale=0, min_width=120, elem_id="kz-clear")
+                        with gr.Row(elem_id="kz-examples"):
+                            gr.HTML('<span class="kz-try">Try</span>', js_on_load=None, elem_classes="kz-try-wrap")
+                            example_buttons = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
+                    with gr.Column(scale=5, min_width=340, elem_id="kz-sources-col"):
+                        gr.HTML('<div id="kz-sources-title">Sources</div>', js_on_load=None)
+                        sources = gr.HTML(render.EMPTY_PANEL, elem_id="kz-sources", js_on_load=None)
+                gr.HTML(
+                    f'<div id="kz-footer">{_footer(settings)} REST API: <a href="/docs" target="_blank">/docs</a></div>',
+                    js_on_load=None,
                 )
-                with gr.Row(equal_height=True, elem_id="kz-ask-row"):
-                    question = gr.Textbox(
-                        elem_id="kz-question",
-                        placeholder="Ask a question, e.g. When was the AI law signed?",
-                        show_label=False,
-                        lines=1,
-                        max_lines=6,
-                        scale=1,
-                        autofocus=True,
-                        submit_btn=False,
-                        container=False,
-                    )
-                    send = gr.Button("Ask", variant="primary", scale=0, min_width=96, elem_id="kz-send")
-                    clear = gr.Button("New chat", variant="secondary", scale=0, min_width=120, elem_id="kz-clear")
-                with gr.Row(elem_id="kz-examples"):
-                    gr.HTML('<span class="kz-try">Try</span>', js_on_load=None, elem_classes="kz-try-wrap")
-                    example_buttons = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
-            with gr.Column(scale=5, min_width=340, elem_id="kz-sources-col"):
-                gr.HTML('<div id="kz-sources-title">Sources</div>', js_on_load=None)
-                sources = gr.HTML(render.EMPTY_PANEL, elem_id="kz-sources", js_on_load=None)
-        gr.HTML(
-            f'<div id="kz-footer">{_footer(settings)} REST API: <a href="/docs" target="_blank">/docs</a></div>',
-            js_on_load=None,
-        )
+            if uploads is not None:
+                with gr.Tab("Documents", elem_id="kz-documents-tab") as documents_tab:
+                    build_documents_view(uploads, settings, documents_tab)  # rag/web/documents_view.py
 
         outputs = [chatbot, sources, state, question]
         common = {"outputs": outputs, "api_visibility": "private", "show_progress": "hidden"}
