@@ -136,8 +136,10 @@ def gather_corpus(corpus: Path, questions: Path, cache_dir: str | None) -> list[
 
     settings = Settings(torch_threads=1)
     cache = Path(cache_dir) if cache_dir else default_cache_dir(os.environ)
-    target = settings.model_copy(update={"index_dir": cache / "corpus-train", "collection": "corpus_train", "chroma_url": None})
     embedder, multilingual = SentenceTransformerEmbedder(settings), build_multilingual(settings)
+    # one index per pair of models (as the XQuAD indexes are keyed): a changed model builds a new one
+    folder = cache / f"corpus-train-{embedder.name}+{multilingual.name}"
+    target = settings.model_copy(update={"index_dir": folder, "collection": "corpus_train", "chroma_url": None})
     Indexer(target, embedder, multilingual).run([str(corpus)])
     assistant = _assistant(target, embedder, multilingual)
     runs = []

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from rag.settings import Settings
@@ -38,13 +39,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     qa = sub.add_parser("qa", help="answer a question set (JSONL dev set, or SQuAD/XQuAD files) and score answers and refusals")
     qa.add_argument(
         "file",
+        nargs="*",
         help="JSONL lines {id, question, lang, answer (regex or null), source (file name or null)} asked against the index; "
-        "or a SQuAD JSON file / a folder of *.<lang>.json SQuAD files, indexed and asked per language pair",
+        "or a SQuAD JSON file / a folder of *.<lang>.json SQuAD files, indexed and asked per language pair. "
+        "None: the dev set (eval/devset.jsonl) and, where it is beside the repository, XQuAD's report split "
+        "(../shared/bench/xquad-dev)",
     )
     qa.add_argument("-k", type=int, default=5, help="passages checked for the expected source (default 5)")
     qa.add_argument("--pairs", default=None, help=f"SQuAD folder: question-document language pairs (default {','.join(DEFAULT_PAIRS)})")
-    qa.add_argument("--split", choices=("all", "train", "report"), default="all",
-                    help="SQuAD: all articles, or the train / report split (report: every third article, never trained on)")
+    qa.add_argument("--split", choices=("all", "train", "report"), default=None,
+                    help="SQuAD: all articles, or the train / report split (report: every third article, never trained on); "
+                    "default: all for a named file, report for the default set")
     qa.add_argument("--absent-every", type=int, default=4, metavar="N",
                     help="SQuAD: leave every N-th article out of the index; its questions must be declined (default 4, 0: none)")
     qa.add_argument("--cache-dir", default=None, help="where evaluation indexes are kept (default: RAG_EVAL_CACHE_DIR or ~/.cache/kz-ai-rag/eval)")
@@ -52,6 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     qa.add_argument("--fusion", choices=FUSIONS, default=None, help="fusion step to evaluate (default: the product's)")
     qa.add_argument("--json", action="store_true", help="print the report as one JSON line (the last line)")
     qa.add_argument("--no-progress", action="store_true")
+
+
+REPO = Path(__file__).resolve().parent.parent
+DEVSET = REPO / "eval" / "devset.jsonl"
+XQUAD = REPO.parent / "shared" / "bench" / "xquad-dev"
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -72,18 +82,29 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.fusion:
         settings = settings.model_copy(update={"fusion": args.fusion})
-    if not args.file.endswith(".jsonl"):
-        from .squad import evaluate_squad
+    files = list(args.file) or [str(DEVSET)] + ([str(XQUAD)] if XQUAD.is_dir() else [])
+    split = args.split or ("all" if args.file else "report")
+    reports = []
+    for i, file in enumerate(files):
+        if i:
+            print()
+        if not file.endswith(".jsonl"):
+            from .squad import evaluate_squad
 
-        pairs = [p.strip() for p in args.pairs.split(",")] if args.pairs else None
-        report = evaluate_squad(args.file, settings, pairs=pairs, split=args.split, absent_every=args.absent_every,
-                                cache_dir=args.cache_dir, progress=progress)
-        print(json.dumps(report, ensure_ascii=False) if args.json else squad_table(report))
-        return 0
-    from .qa import evaluate_qa
+            pairs = [p.strip() for p in args.pairs.split(",")] if args.pairs else None
+            report = evaluate_squad(file, settings, pairs=pairs, split=split, absent_every=args.absent_every,
+                                    cache_dir=args.cache_dir, progress=progress)
+            table = squad_table(report)
+        else:
+            from .qa import evaluate_qa
 
-    report = evaluate_qa(args.file, settings, k=args.k, progress=progress)
-    print(json.dumps(report, ensure_ascii=False) if args.json else qa_table(report, args.k))
+            report = evaluate_qa(file, settings, k=args.k, progress=progress)
+            table = f"{file}\n" + qa_table(report, args.k) if len(files) > 1 else qa_table(report, args.k)
+        reports.append(report)
+        if not args.json:
+            print(table, flush=True)
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else {"sets": reports}, ensure_ascii=False))
     return 0
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.embedder import Embedder
+from rag.language_offsets import language_offsets
 from rag.spaces import sentence_id
 from rag.store import VectorStore
 from rag.text import sentence_spans
@@ -25,15 +26,21 @@ log = logging.getLogger(__name__)
 
 
 def embedding_text(chunk: Chunk) -> str:
-    """What a chunk is embedded as: its title line gives it context (which document, which topic)."""
-    return f"{chunk.title}\n{chunk.text}" if chunk.title and not chunk.text.lstrip("# ").startswith(chunk.title) else chunk.text
+    """What a chunk is embedded as: its title line gives it context (which document, which topic), and a chunk
+    inside a table's body its table's header (which column is which; `ingest.chunk`)."""
+    text = f"{chunk.meta['table_header']}\n{chunk.text}" if chunk.meta.get("table_header") else chunk.text
+    return f"{chunk.title}\n{text}" if chunk.title and not chunk.text.lstrip("# ").startswith(chunk.title) else text
+
+
+def _language(chunk: Chunk) -> str:
+    return str(chunk.meta.get("language") or "")
 
 
 def _facets(chunk: Chunk) -> dict[str, str]:
     """The metadata side records carry: their chunk, and what retrieval filters on."""
     meta = {"chunk_id": chunk.id, "source": chunk.source}
-    if chunk.meta.get("language"):
-        meta["language"] = str(chunk.meta["language"])
+    if _language(chunk):
+        meta["language"] = _language(chunk)
     return meta
 
 
@@ -77,8 +84,12 @@ def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, multilingual: Embe
     unique_vectors = timed("embed_sentences_multilingual", multilingual, unique)
     row = {text: i for i, text in enumerate(unique)}
     sentence_vectors = unique_vectors[[row[s] for s in sentences]] if sentences else np.zeros((0, 0), dtype=np.float32)
+    # Stored without what each text's language alone adds (rag/language_offsets.py), so that a question meets
+    # passages in every language on their content.
+    offsets = language_offsets(multilingual.name)
+    sentence_vectors = offsets.passages(sentence_vectors, [str(m.get("language") or "") for m in meta])
     dense = timed("embed_passages", embedder, texts)
-    multilingual_vectors = timed("embed_passages_multilingual", multilingual, texts)
+    multilingual_vectors = offsets.passages(timed("embed_passages_multilingual", multilingual, texts), [_language(c) for c in chunks])
     return Embedded(tuple(chunks), dense, multilingual_vectors, tuple(ids), tuple(meta), sentence_vectors, seconds)
 
 

@@ -66,7 +66,7 @@ class Assistant:
         self._scorer = scorer
         self._evidence_step: EvidenceStep | None = None
         self.extractive = ExtractiveGenerator(s.max_answer_sentences)
-        self.verifier = Verifier(self.embedder, s.verify_threshold, s.verify_mode)
+        self.verifier = Verifier(self.multilingual, s.verify_threshold, s.verify_mode)
         self.chat = ChatModel(s)
         self.generator: Generator = LLMGenerator(s, self.chat, self.verifier, self.extractive) if s.uses_llm else self.extractive
         self._store: VectorStore | None = None

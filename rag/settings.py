@@ -101,12 +101,17 @@ class Settings(BaseSettings):
     )
     rrf_k: float = Field(60.0, gt=0, description="The k of reciprocal rank fusion (fusion=rrf).")
     # Tuned on the SciFact train split and the XQuAD training articles (bench/tune_fusion.py): one weighting for
-    # passages in the question's language, one for passages in another language.
+    # a question and passage both in a language of the English model (`dense_languages`), one for every other
+    # pair (another language than the question's, or a shared language the English model does not read).
+    dense_languages: tuple[str, ...] = Field(("en",), description="Languages the English (dense) model reads.")
     dense_weight: float = Field(0.5, ge=0, description="The English model's chunk vectors.")
     lexical_weight: float = Field(0.1, ge=0, description="BM25.")
     multilingual_weight: float = Field(0.3, ge=0, description="The multilingual model's chunk vectors.")
     sentence_weight: float = Field(0.1, ge=0, description="The multilingual model's best sentence of each chunk.")
-    cross_dense_weight: float = Field(0.1, ge=0, description="The same four for passages in another language than the question.")
+    cross_dense_weight: float = Field(
+        0.1, ge=0, description="The same four for every other pair of question and passage language (a German question "
+        "on a German or English passage, say)."
+    )
     cross_lexical_weight: float = Field(0.1, ge=0)
     cross_multilingual_weight: float = Field(0.4, ge=0)
     cross_sentence_weight: float = Field(0.4, ge=0)
@@ -159,8 +164,18 @@ class Settings(BaseSettings):
         "drop", description="Unsupported LLM sentences: drop them (listed in Answer.dropped) or keep them tagged (unverified)."
     )
     verify_threshold: float = Field(
-        0.65, ge=-1, le=1, description="Least cosine similarity of an LLM sentence to a sentence of the passage it cites."
+        0.87,
+        ge=-1,
+        le=1,
+        description="Least cosine similarity (multilingual model) of an LLM sentence to a sentence of the passage it cites; "
+        "0.87 keeps 89% of sentences that say what a passage sentence says in another language and 4.5% of same-topic "
+        "sentences that say something else (bench/verify_threshold.py).",
     )
+
+    # Documents managed in the app (/api/documents, the page's Documents tab; rag/upload_jobs.py).
+    read_only: bool = Field(False, description="Refuse uploads and deletions (403); the index changes only through `python -m ingest`.")
+    upload_max_mb: float = Field(100.0, gt=0, description="Largest upload request, all its files together (each file: RAG_MAX_FILE_MB).")
+    upload_max_files: int = Field(20, ge=1, le=1000, description="Most files in one upload.")
 
     # Front ends. Secrets are SecretStr so they never show up in logs or reprs.
     api_key: SecretStr | None = Field(None, description="When set, the REST API requires it (X-API-Key or Bearer).")

@@ -103,3 +103,12 @@ def test_heuristic_follow_up_rewriting():
     assert standalone_query("What is Alem.ai and who runs the centre?", history) == "What is Alem.ai and who runs the centre?"
     assert needs_context("und wann?") and not needs_context("What does the Digital Code regulate about personal data?")
     assert as_turns([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}])[0].user == "q"
+
+
+def test_the_english_models_weighting_applies_only_to_english_on_english(assistant):
+    """A German question weighs German and English passages alike, by the multilingual lists: MiniLM's cosine
+    between two German texts would otherwise outrank the English passage that answers it."""
+    other = assistant.retriever._other_weighting
+    assert not other("en", "en") and not other("en", "")
+    assert other("en", "de") and other("de", "en") and other("de", "de") and other("ru", "ru")
+    assert not other("", "de")  # no language detected: one weighting for all

@@ -61,9 +61,16 @@ def passages(assistant):
     return [found["ai-law.md"], found["supercomputer.md"], found["hostile.md"]]
 
 
+def multilingual():
+    """The verifier's model: the multilingual one (an answer may be in another language than its passage)."""
+    from rag.multilingual import build_multilingual
+
+    return build_multilingual(Settings())
+
+
 @pytest.fixture(scope="module")
-def verifier(embedder):
-    return Verifier(embedder, threshold=Settings().verify_threshold, mode="drop")
+def verifier():
+    return Verifier(multilingual(), threshold=Settings().verify_threshold, mode="drop")
 
 
 # --- the verifier, on hand-written drafts (no LLM) -------------------------------------------------------------
@@ -128,7 +135,7 @@ def test_markers_are_renumbered_in_order_of_appearance(verifier, passages):
 
 
 def test_flag_mode_keeps_unsupported_sentences_tagged(embedder, passages):
-    flagging = Verifier(embedder, threshold=Settings().verify_threshold, mode="flag")
+    flagging = Verifier(multilingual(), threshold=Settings().verify_threshold, mode="flag")
     result = flagging.verify("The AI law took effect in January 2026 [1]. It took effect in March 2019 [1].", passages)
     assert result.flagged == ("It took effect in March 2019.",) and not result.dropped
     assert result.text == f"The AI law took effect in January 2026. [1] It took effect in March 2019. {UNVERIFIED}"

@@ -77,7 +77,9 @@ def test_a_completion_answers_with_markers_sources_and_exact_citations(client: o
     assert "\n\nSources:\n[1] " in message.content
     assert extra["citations"] and extra["citations"][0]["source"].endswith("ai-law.md")
     assert_cited(message.content, extra["citations"], corpus)
-    assert [a.url_citation.url for a in message.annotations or []] == ["https://example.org/ai-law"]
+    # one annotation per marker, each with the cited document's URL
+    assert message.annotations and {a.url_citation.url for a in message.annotations} == {"https://example.org/ai-law"}
+    assert len(message.annotations) == len(re.findall(r"\[\d+\]", message.content.split("\n\nSources:")[0]))
     marker = message.annotations[0].url_citation
     assert message.content[marker.start_index : marker.end_index] == "[1]"
     assert reply.usage and reply.usage.total_tokens > 0

@@ -11,6 +11,7 @@ region" asks for a number the sentence lacks — the near-topic non-answer the r
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..text import AMOUNT_WORDS, MONTHS, NUMBER, digits
 from .facts import TextProfile, names_new_to
@@ -27,12 +28,20 @@ _AMOUNT_WORD = re.compile("|".join(AMOUNT_WORDS), re.IGNORECASE)
 _AMOUNT = re.compile(rf"(?:[$€£₸]\s?\d|\d(?:[\d.,]*\d)?\s?(?:%|{'|'.join(AMOUNT_WORDS)}))", re.IGNORECASE)
 
 
-def _days(text: str) -> set[str]:
-    return {re.sub(r"\W+", " ", m.group(0).lower()).strip() for m in _DAY.finditer(text)}
+@lru_cache(maxsize=50_000)
+def _days(text: str) -> frozenset[str]:
+    return frozenset(re.sub(r"\W+", " ", m.group(0).lower()).strip() for m in _DAY.finditer(text))
 
 
-def _amounts(text: str) -> set[str]:
-    return {digits(NUMBER.search(m.group(0)).group(0)) for m in _AMOUNT.finditer(text) if NUMBER.search(m.group(0))}  # type: ignore[union-attr]
+@lru_cache(maxsize=50_000)
+def _amounts(text: str) -> frozenset[str]:
+    found = (NUMBER.search(m.group(0)) for m in _AMOUNT.finditer(text))
+    return frozenset(digits(n.group(0)) for n in found if n)
+
+
+@lru_cache(maxsize=50_000)
+def _years(text: str) -> tuple[str, ...]:
+    return tuple(_YEAR.findall(text))
 
 
 def kinds_of(answer: str) -> dict[str, bool]:
@@ -52,7 +61,7 @@ def sentence_kinds(sentence: str, text: TextProfile, question: str, question_num
     new_numbers = text.numbers - question_numbers
     return {
         "number": bool(new_numbers),
-        "year": any(y not in question_numbers for y in _YEAR.findall(sentence)),
+        "year": any(y not in question_numbers for y in _years(sentence)),
         "day": bool(_days(sentence) - _days(question)),
         "amount": bool(_amounts(sentence) - question_numbers),
         "name": names_new_to(text, question),

@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from ..embedder import Embedder
+from ..language_offsets import language_offsets
 from ..lexical import LexicalIndex
 from ..query import Query
 from ..spaces import StoredSentences, sentence_id
@@ -165,6 +166,7 @@ class EvidenceStep:
             spans = [(c, c.start + a, c.start + b) for c in lacking for a, b in sentence_spans(c.text)]
             log.info("embedding %d sentences the index lacks (re-ingest to store them)", len(spans))
             vectors = self._multilingual.embed_documents([c.text[a - c.start : b - c.start] for c, a, b in spans])
+            vectors = language_offsets(self._multilingual.name).passages(vectors, [str(c.meta.get("language") or "") for c, _, _ in spans])
             for (chunk, start, end), vector in zip(spans, vectors):
                 fetched.setdefault(chunk.id, []).append((start, end, vector))
         with self._lock:

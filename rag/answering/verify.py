@@ -5,8 +5,9 @@ A draft is split into sentences, and each one is checked on its own:
 1. its `[n]` markers are read; markers that point to no passage are removed;
 2. facts: every number, date (month, year) and capitalised name of the sentence must occur in the cited
    passage(s) (text or title);
-3. meaning: the sentence must be close to a sentence of the cited passage (cosine similarity of sentence
-   embeddings, at least `threshold`); cited passages that are not close lose their marker;
+3. meaning: the sentence must be close to a sentence of the cited passage (cosine similarity of the
+   multilingual model's vectors, at least `threshold`, so an answer in German or Russian verifies against an
+   English passage); cited passages that are not close lose their marker;
 4. a sentence without a (valid, supporting) marker is checked against every passage and gets the marker of
    the best one that passes.
 
@@ -112,7 +113,7 @@ class Verified:
 class Verifier:
     """Checks drafts against the passages they were written from."""
 
-    def __init__(self, embedder: Embedder, threshold: float = 0.65, mode: Literal["drop", "flag"] = "drop") -> None:
+    def __init__(self, embedder: Embedder, threshold: float = 0.87, mode: Literal["drop", "flag"] = "drop") -> None:
         self.embedder = embedder
         self.threshold = threshold
         self.mode = mode
@@ -164,11 +165,12 @@ class Verifier:
             missing = [f for f in facts if all(not sources[i].has(f) for i in close)] if close else facts
             if close and not missing:
                 return self._supported(text, cited, close, best)
-            if not close:
+            absent = [f for f in facts if all(not sources[i].has(f) for i in valid)]
+            if absent or close:  # a fact the cited passages lack says more than a similarity score
+                reason = "the cited passage does not mention " + ", ".join(repr(f) for f in (absent or missing))
+            else:
                 top = max((best[i][0] for i in valid if i in best), default=0.0)
                 reason = f"not close enough to the cited passage ({top:.2f} < {self.threshold:.2f})"
-            else:
-                reason = "the cited passage does not mention " + ", ".join(repr(f) for f in missing)
         # No (supporting) marker: the closest single passage that holds every fact. (Only the LLM's own markers
         # may combine passages: joining facts from passages it did not cite invites false combinations.)
         near = sorted((i for i in best if best[i][0] >= self.threshold), key=lambda i: -best[i][0])
