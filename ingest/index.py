@@ -23,7 +23,6 @@ from filelock import FileLock, Timeout
 
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.errors import IndexBusy, IngestError
-from rag.lexical import LexicalIndex, cache_folder, cache_key
 from rag.multilingual import build_multilingual
 from rag.settings import Settings
 from rag.store import VectorStore, collection_names
@@ -32,7 +31,7 @@ from rag.types import Chunk, Document
 from .chunk import chunk_document
 from .discover import discover, in_scope
 from .items import Item, content_hash, load_target, read_target, with_language
-from .write import STAGES, delete, embed_chunks, reconcile, write
+from .write import STAGES, cache_lexical, delete, embed_chunks, reconcile, write
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +188,7 @@ class Indexer:
         if report.added or report.updated or report.removed or rebuild or interrupted or not store.generation():
             started = time.perf_counter()
             generation = store.bump_generation(writing=False)
-            self._cache_lexical(store, generation)
+            cache_lexical(self.settings, store, generation)
             report.spent("lexical", started)
 
     def _mark_changing(self, store: VectorStore) -> None:
@@ -238,10 +237,6 @@ class Indexer:
         for name in sorted(names & set(collection_names(self.settings.collection))):
             client.delete_collection(name)
 
-    def _cache_lexical(self, store: VectorStore, generation: str) -> None:
-        folder = cache_folder(self.settings.index_dir, self.settings.collection)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        LexicalIndex.build(store.iter_records()).save(folder, cache_key(store.location, self.settings.collection, generation))
 
 
 def index_documents(

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rag.embedder import Embedder, SentenceTransformerEmbedder
-from rag.lexical import LexicalIndex, cache_folder, cache_key
 from rag.multilingual import build_multilingual
 from rag.settings import Settings
 from rag.store import VectorStore
@@ -22,7 +21,7 @@ from rag.uploads import FileOutcome, Stage
 from .index import Indexer, lock_index
 from .items import content_hash
 from .load import LOADERS
-from .write import delete
+from .write import cache_lexical, delete
 
 log = logging.getLogger(__name__)
 LOCK_WAIT_SECONDS = 3600  # behind a `python -m ingest` run that holds the index, an upload waits its turn
@@ -101,10 +100,7 @@ class FileIngester:
             store.bump_generation(writing=True)  # open: a crash midway is swept by the next ingest run
             delete(store, sorted(stored.ids))
             generation = store.bump_generation(writing=False)
-            folder = cache_folder(self.settings.index_dir, self.settings.collection)
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            key = cache_key(store.location, self.settings.collection, generation)
-            LexicalIndex.build(store.iter_records()).save(folder, key)
+            cache_lexical(self.settings, store, generation)
         finally:
             lock.release()
         log.info("removed %s: %d chunks", source, len(stored.ids))

@@ -17,6 +17,8 @@ import numpy as np
 
 from rag.embedder import Embedder
 from rag.language_offsets import language_offsets
+from rag.lexical import LexicalIndex, cache_folder, cache_key
+from rag.settings import Settings
 from rag.spaces import sentence_id
 from rag.store import VectorStore
 from rag.text import sentence_spans
@@ -125,3 +127,10 @@ def reconcile(store: VectorStore, chunk_ids: set[str]) -> set[str]:
         store.multilingual.delete(orphans)
         store.sentences.delete(orphan_sentences)
     return {i for i in chunk_ids if i not in ml_ids or i not in sentence_chunks}
+
+
+def cache_lexical(settings: Settings, store: VectorStore, generation: str) -> None:
+    """BM25 rebuilt from the store and saved under this generation, so readers load it instead of rebuilding."""
+    folder = cache_folder(settings.index_dir, settings.collection)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    LexicalIndex.build(store.iter_records()).save(folder, cache_key(store.location, settings.collection, generation))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import RagError
 from .store import VectorStore
@@ -54,15 +54,26 @@ def _text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+T = TypeVar("T")
+
+
+def one_version(records: list[T], meta: Callable[[T], Mapping[str, Any]]) -> list[T]:
+    """The records of one version of a file: while an ingest replaces it, the old and the new version are both
+    stored; the complete one (all `n_chunks` of its `doc_hash`) counts, else the larger."""
+    versions: dict[str, list[T]] = defaultdict(list)
+    for record in records:
+        versions[str(meta(record).get("doc_hash", ""))].append(record)
+    if len(versions) == 1:
+        return records
+    complete = [v for v in versions.values() if len(v) == int(meta(v[0]).get("n_chunks", -1))]
+    return max(complete or versions.values(), key=len)
+
+
 def summarise(records: Mapping[str, list[Mapping[str, Any]]], added: Mapping[str, str]) -> list[DocumentEntry]:
     """One entry per source from its chunks' metadata; while an ingest replaces a file, its complete version counts."""
     entries = []
     for source, metas in records.items():
-        versions: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-        for meta in metas:
-            versions[str(meta.get("doc_hash", ""))].append(meta)
-        complete = [v for v in versions.values() if len(v) == int(v[0].get("n_chunks", -1))]
-        chosen = max(complete or versions.values(), key=len)
+        chosen = one_version(metas, lambda m: m)
         first = min(chosen, key=lambda m: int(m.get("position", 0)))
         entries.append(
             DocumentEntry(

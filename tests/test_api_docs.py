@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
@@ -23,10 +22,9 @@ from fastapi.testclient import TestClient
 from rag import Settings
 from rag.server import create_app
 
-from .servers import serve_app
+from .servers import chromium, serve_app
 
 KEY = "docs-key-6d0b2e91"
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CONTENT_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 
 
@@ -185,10 +183,6 @@ def test_an_unknown_api_path_is_a_404_in_the_apis_shape_and_the_chat_still_has_t
 @pytest.mark.server
 @pytest.mark.slow
 def test_swagger_ui_renders_the_operations_in_chromium_with_the_network_off(app, client: TestClient) -> None:  # type: ignore[no-untyped-def]
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed (make test installs it: apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     declared = len(operations(client.get("/openapi.json").json()))
     outside: list[str] = []
 
@@ -199,20 +193,14 @@ def test_swagger_ui_renders_the_operations_in_chromium_with_the_network_off(app,
             outside.append(route.request.url)
             route.abort()
 
-    with serve_app(app) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.route("**/*", only_local)
-            page.goto(f"{url}/docs")
-            page.wait_for_selector(".opblock", timeout=30_000)
-            assert page.locator(".opblock").count() == declared
-            assert page.locator(".opblock-summary-path", has_text="/api/ask").count() >= 1
-            assert page.locator(".opblock-summary-path", has_text="/v1/chat/completions").count() == 1
-            assert not errors and not outside, (errors, outside)
-        finally:
-            browser.close()
+    with serve_app(app) as url, chromium() as browser:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.route("**/*", only_local)
+        page.goto(f"{url}/docs")
+        page.wait_for_selector(".opblock", timeout=30_000)
+        assert page.locator(".opblock").count() == declared
+        assert page.locator(".opblock-summary-path", has_text="/api/ask").count() >= 1
+        assert page.locator(".opblock-summary-path", has_text="/v1/chat/completions").count() == 1
+        assert not errors and not outside, (errors, outside)

@@ -8,7 +8,6 @@ says them exactly, the page shows them), not on wording: the answer scorer may b
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,8 +18,7 @@ from rag import Assistant, Settings
 
 from .conftest import AI_LAW, write_corpus
 from .files import make_docx, make_pdf, make_scanned_pdf
-from .servers import serve_app
-from .test_web_browser import CHROMIUM, CHROMIUM_ARGS
+from .servers import chromium, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
@@ -52,14 +50,8 @@ def server(tmp_path_factory, embedder) -> Iterator[str]:  # type: ignore[no-unty
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def api_answer(server: str, question: str) -> dict[str, Any]:

@@ -5,8 +5,6 @@ Needs Debian's Chromium (`make test` installs it: `apt-get install chromium`).
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 
@@ -14,20 +12,10 @@ import pytest
 
 from rag.feedback import FeedbackStore, feedback_path
 
-from .servers import serve_app
+from .servers import chromium, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 LAW_TITLE = "Kazakhstan's law on artificial intelligence"
 
 
@@ -44,14 +32,8 @@ def server(small_index, assistant) -> Iterator[str]:  # type: ignore[no-untyped-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed (make test installs it: apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def ask(page, question: str, turn: int) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from ..assistant import Assistant
+from ..catalog import one_version
 from ..errors import RagError
 from ..types import Chunk
 
@@ -113,17 +114,6 @@ def _gap(n: int) -> str:
     return "\n" * n if n >= 2 else " " * n
 
 
-def _pick_version(records: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
-    """The chunks of one version of a file: during an ingest the old and the new version are both stored."""
-    by_hash: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
-    for record in records:
-        by_hash[str(record[1].get("doc_hash", ""))].append(record)
-    if len(by_hash) == 1:
-        return records
-    complete = [r for r in by_hash.values() if len(r) == int(r[0][1].get("n_chunks", -1))]
-    return max(complete or by_hash.values(), key=len)
-
-
 class CorpusDocuments:
     """The documents of the assistant's index: a catalogue, whole texts and text windows. Thread-safe."""
 
@@ -146,7 +136,7 @@ class CorpusDocuments:
             records[str(meta["source"])].append((chunk_id, dict(meta)))
         catalog: dict[str, DocumentInfo] = {}
         for source in sorted(records):
-            chosen = sorted(_pick_version(records[source]), key=lambda r: (int(r[1]["start"]), int(r[1]["end"])))
+            chosen = sorted(one_version(records[source], lambda r: r[1]), key=lambda r: (int(r[1]["start"]), int(r[1]["end"])))
             meta = chosen[0][1]
             catalog[source] = DocumentInfo(
                 source=source,
