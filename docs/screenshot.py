@@ -1,7 +1,8 @@
-"""Takes the README's screenshot: the chat page over the shipped corpus, one question answered, its source open.
+"""Takes the README's screenshots: the chat page over the shipped corpus, one question answered, its source open;
+then the Documents tab (the indexed documents, the upload and delete controls).
 
     python -m ingest corpus/                       # the index the app serves (make run builds it too)
-    python docs/screenshot.py [--question "..."] [--out docs/screenshot.png]
+    python docs/screenshot.py [--question "..."] [--out docs/screenshot.png] [--documents-out docs/documents.png]
 
 Serves the real app on 127.0.0.1 and drives Debian's Chromium headless (Playwright; no browser download).
 """
@@ -15,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # app.py, the entry point, beside docs/
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 QUESTION = "When was the AI law signed?"
 
@@ -23,6 +26,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--question", default=QUESTION)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "screenshot.png")
+    parser.add_argument("--documents-out", type=Path, default=Path(__file__).resolve().parent / "documents.png")
     parser.add_argument("--chromium", default=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
     parser.add_argument("--port", type=int, default=7871)
     args = parser.parse_args()
@@ -32,6 +36,7 @@ def main() -> int:
     import uvicorn
     from playwright.sync_api import sync_playwright
 
+    from app import build_ingester  # the app's own assembly: uploads on, as `python app.py` serves them
     from rag import Assistant, Settings
     from rag.server import create_app
 
@@ -42,7 +47,7 @@ def main() -> int:
         print(f"error: the index at {settings.index_dir} is empty: run `python -m ingest corpus/` first", file=sys.stderr)
         return 2
     assistant.warm_up()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=args.port,
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant, ingester=build_ingester(settings, assistant)), host="127.0.0.1", port=args.port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -65,11 +70,15 @@ def main() -> int:
                 page.wait_for_function("!document.querySelector('.kz-flash')")
             args.out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(args.out))
+            page.get_by_role("tab", name="Documents").click()
+            page.wait_for_selector("#kz-docs-table", state="visible", timeout=30_000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(args.documents_out), full_page=True)
             browser.close()
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-    print(f"{args.out}: the chat over {documents} documents, asked {args.question!r}")
+    print(f"{args.out}: the chat over {documents} documents, asked {args.question!r}; {args.documents_out}: the Documents tab")
     return 0
 
 

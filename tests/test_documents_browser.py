@@ -28,6 +28,7 @@ PDF_QUESTION = "How many nesting flamingos did the Aral Sea drone survey of 2029
 DOCX_TITLE = "Caspian wind farm report"
 DOCX_TEXT = "The Caspian wind farm near Aktau delivered 612 megawatts of power on 3 October 2028."
 DOCX_QUESTION = "How many megawatts of power did the Caspian wind farm near Aktau deliver?"
+SCAN_TITLE = "Scanned ministry order"  # tests/files.py make_scanned_pdf's title
 SCAN_TEXT = "The Balkhash lake station recorded 47 pelicans on 9 May 2027."
 SCAN_QUESTION = "How many pelicans did the Balkhash lake station record?"
 
@@ -73,7 +74,7 @@ def test_upload_watch_progress_answer_delete_and_decline(server: str, browser: A
 
     pdf = make_pdf(tmp_path / "aral-survey.pdf", [PDF_TEXT], title=PDF_TITLE)
     docx = make_docx(tmp_path / "caspian-wind.docx", DOCX_TITLE, [DOCX_TEXT])
-    scan = make_scanned_pdf(tmp_path / "balkhash-scan.pdf", ["scan:" + SCAN_TEXT])  # an image only: OCR reads it
+    scan = make_scanned_pdf(tmp_path / "balkhash-scan.pdf", ["scan:" + SCAN_TEXT], title=SCAN_TITLE)  # an image only: OCR reads it
     page = browser.new_page(viewport={"width": 1360, "height": 900})
     page.set_default_timeout(20_000)
     errors: list[str] = []
@@ -95,7 +96,7 @@ def test_upload_watch_progress_answer_delete_and_decline(server: str, browser: A
     expect(progress.locator("#kz-job")).to_have_attribute("data-state", "finished")
     expect(table).to_contain_text(PDF_TITLE)
     expect(table).to_contain_text(DOCX_TITLE)
-
+    expect(table).to_contain_text(SCAN_TITLE)
 
     # 2. Questions only the uploaded documents answer: answered, with a citation of that document.
     bot = ask(page, PDF_QUESTION, 1)
@@ -128,4 +129,17 @@ def test_upload_watch_progress_answer_delete_and_decline(server: str, browser: A
     expect(bot).to_contain_text("Not found in the documents")
     assert api_answer(server, PDF_QUESTION)["grounded"] is False
     assert api_answer(server, DOCX_QUESTION)["grounded"] is True  # the other upload is untouched
+
+    # 4. The same for the scanned PDF: removed, its question (answered from OCR text above) is declined.
+    page.get_by_role("tab", name="Documents").click()
+    chooser.click()
+    chooser.fill("Scanned")
+    page.get_by_role("option", name=f"{SCAN_TITLE} (balkhash-scan.pdf)").click()
+    page.locator("#kz-delete").click()
+    expect(table).not_to_contain_text(SCAN_TITLE)
+    page.wait_for_timeout(1100)
+    bot = ask(page, SCAN_QUESTION, 5)
+    expect(bot).to_contain_text("Not found in the documents")
+    assert api_answer(server, SCAN_QUESTION)["grounded"] is False
+    assert api_answer(server, DOCX_QUESTION)["grounded"] is True
     assert errors == []

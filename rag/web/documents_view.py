@@ -26,6 +26,8 @@ from . import render
 log = logging.getLogger(__name__)
 
 HEADERS = ["Title", "Source", "Language", "Date", "Passages", "Added"]
+# Every column in view on a laptop screen: titles and sources wrap, the short ones keep their width.
+COLUMN_WIDTHS = ["34%", "28%", "9%", "11%", "8%", "10%"]
 POLL_SECONDS = 0.5
 _STAGE_ICON = {"queued": "⏳", "reading": "📖", "embedding": "🧮", "done": "✅", "failed": "❌"}
 
@@ -135,6 +137,7 @@ def build_documents_view(uploads: Uploads, settings: Settings, tab: gr.Tab) -> N
     entries = _entries(uploads)
     table = gr.Dataframe(
         value=table_rows(entries), headers=HEADERS, interactive=False, wrap=True, elem_id="kz-docs-table",
+        column_widths=COLUMN_WIDTHS,
         show_label=False,
     )
     refresh = gr.Button("Refresh", size="sm", variant="secondary", elem_id="kz-docs-refresh")
