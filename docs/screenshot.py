@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # app.py, the entry point, beside docs/
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-QUESTION = "When was the AI law signed?"
+QUESTION = "What is Alem.ai?"  # answered by the shipped scorer; "When was the AI law signed?" is declined today (issue 20)
 
 
 def main() -> int:
