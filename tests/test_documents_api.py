@@ -17,7 +17,7 @@ from rag import Assistant, Settings
 from rag.server import create_app
 
 from .conftest import AI_LAW, SUPERCOMPUTER, write_corpus
-from .files import make_pdf, make_zip_bomb_docx
+from .files import make_docx, make_pdf, make_scanned_pdf, make_zip_bomb_docx
 
 KEY = "docs-key-5be1c0"
 # A fact no other document holds, in a sentence that restates the question's words.
@@ -144,6 +144,38 @@ def test_an_uploaded_document_is_answered_from_then_deleted_without_a_trace(clie
     assert "robotics-prize.md" not in sources
     assert client.post("/api/ask", json={"question": ROBOTICS_QUESTION}).json()["grounded"] is False
     assert_error(client.delete(f"/api/documents/{entry['id']}"), 404, "GET /api/documents")
+
+
+def test_a_pdf_a_docx_and_a_scanned_pdf_are_answered_from_and_the_scan_is_cited_by_page(client: TestClient, index, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The three formats of the browser test through the API: only OCR reads the scan; its citation names its page;
+    removing it declines its question and leaves the others answered."""
+    _, assistant, _ = index
+    pdf = make_pdf(tmp_path / "steppe-survey.pdf", ["The steppe survey of 2030 counted 512 saiga calves on 2 May 2030."], title="Steppe survey")
+    docx = make_docx(tmp_path / "irtysh-bridge.docx", "Irtysh bridge report", ["The Irtysh bridge near Semey opened to traffic on 21 August 2029."])
+    scan = make_scanned_pdf(tmp_path / "caspian-scan.pdf", ["scan:The Caspian seal census of 2028 counted 9,300 seals on the northern ice."],
+                            title="Caspian seal census")
+    job = upload(client, *((p.name, p.read_bytes()) for p in (pdf, docx, scan)))
+    assert [(f["stage"], f["result"]) for f in job["files"]] == [("done", "added")] * 3, job
+    wait_for_lexical(assistant)
+    for question, source in (
+        ("How many saiga calves did the steppe survey of 2030 count?", "steppe-survey.pdf"),
+        ("When did the Irtysh bridge near Semey open to traffic?", "irtysh-bridge.docx"),
+    ):
+        answer = client.post("/api/ask", json={"question": question}).json()
+        assert answer["grounded"] is True and any(c["source"] == source for c in answer["citations"]), answer
+    question = "How many seals did the Caspian seal census of 2028 count?"
+    answer = client.post("/api/ask", json={"question": question}).json()
+    cited = [c for c in answer["citations"] if c["source"] == "caspian-scan.pdf"]
+    assert answer["grounded"] is True and cited and all(c["page"] == 1 for c in cited), answer
+    assert any("9,300 seals" in c["quote"] for c in cited), answer
+    listed = documents(client)
+    assert client.delete(f"/api/documents/{listed['caspian-scan.pdf']['id']}").status_code == 200
+    wait_for_lexical(assistant)
+    assert client.post("/api/ask", json={"question": question}).json()["grounded"] is False
+    answer = client.post("/api/ask", json={"question": "When did the Irtysh bridge near Semey open to traffic?"}).json()
+    assert answer["grounded"] is True
+    for source in ("steppe-survey.pdf", "irtysh-bridge.docx"):  # leave the module's index as the other tests expect
+        assert client.delete(f"/api/documents/{documents(client)[source]['id']}").status_code == 200
 
 
 def test_the_chat_answers_while_an_upload_is_being_ingested(index) -> None:  # type: ignore[no-untyped-def]
